@@ -1,0 +1,4 @@
+//! keelson: composable control-plane components, the parts Kubernetes is made of.
+#![warn(missing_docs)]
+
+pub mod store;

@@ -1,0 +1,257 @@
+//! The store: a revisioned key-value store with watch, with etcd's semantics.
+//!
+//! The store is the cluster's memory, as etcd is Kubernetes'. Only the API
+//! server talks to it; everything else goes through the API. It deals in keys
+//! (`/registry/pods/default/web-0`) and opaque byte values; it knows nothing of
+//! objects.
+//!
+//! # Guarantees (every backend)
+//!
+//! - **One global revision.** Every successful write (create, update, delete)
+//!   advances a single counter; revisions are strictly increasing. A key's
+//!   `mod_revision` is the revision of its last write, and that is what the API
+//!   server exposes as `resourceVersion`.
+//! - **Compare-and-swap.** [`Store::update`] and [`Store::delete`] take the
+//!   `mod_revision` the caller last saw; if the key changed since, the write
+//!   fails with [`Error::Conflict`] carrying the current revision. Single-key
+//!   operations are linearizable.
+//! - **Ordered, gap-free watches.** [`Store::watch`] delivers every event with
+//!   a revision greater than `from_revision`, exactly once, in revision order.
+//!   A watch from a revision whose history was compacted away fails with
+//!   [`Error::Compacted`].
+//! - **Slow watchers never block writers.** Each watcher has a bounded buffer;
+//!   when it overflows, its stream ends with [`Error::Lagged`], which tells the
+//!   consumer to list again and watch from the list's revision. Events are
+//!   never dropped silently.
+//! - **Bounded values.** Values over the size limit (1.5 MiB by default, as
+//!   etcd) are refused with [`Error::TooLarge`].
+//!
+//! # Picking a backend
+//!
+//! | backend | when |
+//! |---|---|
+//! | [`MemoryStore`] | tests, single-process products, simulations: starts in microseconds, nothing to install |
+//! | `EtcdStore` (feature `etcd`) | state that must survive the process, or several API servers sharing one cluster |
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+
+/// A store revision: the value of the global write counter. `0` means "none".
+pub type Revision = i64;
+
+/// The default limit on the size of one value: 1.5 MiB, as etcd's
+/// `--max-request-bytes`.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1536 * 1024;
+
+/// One key with its value and revisions, as etcd's `mvccpb.KeyValue`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The full key.
+    pub key: String,
+    /// The value; cheap to clone.
+    pub value: Bytes,
+    /// The revision at which the key was created (since its last deletion).
+    pub create_revision: Revision,
+    /// The revision of the key's last write.
+    pub mod_revision: Revision,
+    /// How many times the key was written since it was created (1 after create).
+    pub version: i64,
+}
+
+/// What happened to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// The key was created or updated.
+    Put,
+    /// The key was deleted.
+    Delete,
+}
+
+/// One change, as delivered by a watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Put or delete.
+    pub kind: EventKind,
+    /// The key after the change. For a delete, `value` is empty and
+    /// `mod_revision` is the revision of the delete.
+    pub kv: KeyValue,
+    /// The key before the change, if it existed.
+    pub prev: Option<KeyValue>,
+}
+
+impl Event {
+    /// The revision at which the change happened.
+    pub fn revision(&self) -> Revision {
+        self.kv.mod_revision
+    }
+}
+
+/// Options for [`Store::list`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// At most this many items; `0` means no limit.
+    pub limit: usize,
+    /// Continue a paginated list: the token from the previous page's
+    /// [`ListResult::continue_token`].
+    pub continue_token: Option<String>,
+    /// Read at this past revision (within the retained history); `0` means
+    /// the latest. A paginated list keeps the revision of its first page.
+    pub revision: Revision,
+}
+
+impl ListOptions {
+    /// Set the page size.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Continue from a previous page.
+    #[must_use]
+    pub fn continue_token(mut self, token: impl Into<String>) -> Self {
+        self.continue_token = Some(token.into());
+        self
+    }
+
+    /// Read at a past revision.
+    #[must_use]
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
+}
+
+/// One page of a list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListResult {
+    /// The items, in key order.
+    pub items: Vec<KeyValue>,
+    /// The revision the list was read at (the store's revision for a read at
+    /// the latest).
+    pub revision: Revision,
+    /// Present when more items remain: pass it to the next call.
+    pub continue_token: Option<String>,
+    /// How many items remain after this page, when known.
+    pub remaining: Option<i64>,
+}
+
+/// A watch: a stream of events in revision order. It ends with an error when
+/// the watcher lagged ([`Error::Lagged`]) or the backend failed.
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Event>> + Send>>;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key does not exist.
+    #[error("key {key:?} not found")]
+    NotFound {
+        /// The key.
+        key: String,
+    },
+    /// `create` of a key that exists.
+    #[error("key {key:?} already exists")]
+    AlreadyExists {
+        /// The key.
+        key: String,
+    },
+    /// The key's `mod_revision` is not the expected one.
+    #[error("key {key:?} was modified: expected revision {expected}, current {current}")]
+    Conflict {
+        /// The key.
+        key: String,
+        /// The revision the caller expected.
+        expected: Revision,
+        /// The key's current `mod_revision` (0 when it no longer exists).
+        current: Revision,
+    },
+    /// The requested revision is older than the retained history.
+    #[error("revision {requested} has been compacted; oldest available is {compacted}")]
+    Compacted {
+        /// The revision asked for.
+        requested: Revision,
+        /// The store's compacted revision.
+        compacted: Revision,
+    },
+    /// A revision in the future.
+    #[error("revision {requested} is newer than the current revision {current}")]
+    FutureRevision {
+        /// The revision asked for.
+        requested: Revision,
+        /// The store's current revision.
+        current: Revision,
+    },
+    /// A watcher fell too far behind and its buffer overflowed: list again and
+    /// watch from the list's revision.
+    #[error("watcher fell behind at revision {revision}; re-list and watch again")]
+    Lagged {
+        /// The last revision delivered to the watcher.
+        revision: Revision,
+    },
+    /// The value exceeds the store's size limit.
+    #[error("value for key {key:?} is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// The key.
+        key: String,
+        /// The value's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A malformed argument, such as a bad continue token.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The operation is not supported by this backend.
+    #[error("operation not supported: {0}")]
+    Unsupported(&'static str),
+    /// The backend cannot be reached or failed.
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+/// The result type of store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A revisioned key-value store with watch. See the [module docs](self) for
+/// the guarantees every implementation keeps; `store::conformance` (feature
+/// `test-util`) checks them.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Read one key at the latest revision.
+    async fn get(&self, key: &str) -> Result<KeyValue>;
+
+    /// List the keys starting with `prefix`, in key order.
+    async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult>;
+
+    /// Create a key; fails with [`Error::AlreadyExists`] if it exists.
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue>;
+
+    /// Replace a key's value if its `mod_revision` is `expected`; fails with
+    /// [`Error::Conflict`] otherwise and [`Error::NotFound`] if it is absent.
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue>;
+
+    /// Delete a key, if `expected` is given only when its `mod_revision`
+    /// matches. Returns the deleted key-value.
+    async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue>;
+
+    /// Watch the keys starting with `prefix`: every event with a revision
+    /// greater than `from_revision`, in order. `from_revision = 0` watches
+    /// from the current revision on.
+    async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream>;
+
+    /// The store's current revision (that of the last write).
+    async fn current_revision(&self) -> Result<Revision>;
+
+    /// Discard history up to `revision`; reads and watches before it then fail
+    /// with [`Error::Compacted`].
+    async fn compact(&self, revision: Revision) -> Result<()>;
+}
