@@ -1,4 +1,30 @@
-//! keelson: composable control-plane components, the parts Kubernetes is made of.
+//! keelson: composable control-plane components, the parts Kubernetes is made
+//! of, shaped so that an application can embed any of them and replace any of
+//! them.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`api`] | the object model: kinds, metadata, selectors, quantities, validation (no I/O) |
+//! | [`store`] | a revisioned key-value store with watch: in memory, or etcd |
+//!
+//! Start with [`prelude`]:
+//!
+//! ```
+//! use keelson::prelude::*;
+//!
+//! let meta = ObjectMeta::namespaced("default", "web");
+//! assert_eq!(meta.name, "web");
+//! ```
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod store;
+
+/// The types most programs need.
+pub mod prelude {
+    pub use crate::api::{
+        DynamicObject, ErrorList, List, Metadata, ObjectMeta, Resource, Scope, Status, Str,
+        StringMap, Time, WatchEvent,
+    };
+    pub use crate::store::Store;
+}
