@@ -376,7 +376,8 @@ impl<'de> Deserialize<'de> for Quantity {
                 f.write_str("a quantity (string or number)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Quantity, E> {
-                Ok(Quantity(Str::from(v)))
+                // Kubernetes trims surrounding whitespace when decoding.
+                Ok(Quantity(Str::from(v.trim())))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Quantity, E> {
                 Ok(Quantity(Str::from(v.to_string())))
@@ -389,5 +390,137 @@ impl<'de> Deserialize<'de> for Quantity {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_helpers() {
+        let q = Quantity::from("1500m");
+        assert_eq!(q.value(), 2);
+        assert_eq!(q.milli_value(), 1500);
+        assert_eq!(q.try_milli_value(), Ok(1500));
+        assert_eq!(Quantity::from("abc").milli_value(), 0);
+        assert!(Quantity::from("abc").try_value().is_err());
+        assert_eq!(Quantity::from_milli(1500), "1500m");
+        assert_eq!(Quantity::from_milli(2000), "2");
+        assert_eq!(Quantity::from_value(1000), "1k");
+        assert_eq!(Quantity::from_bytes(1 << 30), "1Gi");
+        assert_eq!(Quantity::from("2000m").canonical().unwrap(), "2");
+        assert!(Quantity::from("0Gi").is_zero());
+        assert!(!Quantity::from("x").is_zero());
+        assert_eq!(
+            Quantity::from("1Gi")
+                .checked_sub(&Quantity::from("1Gi"))
+                .unwrap(),
+            "0"
+        );
+        assert_eq!(Quantity::from("x").checked_add(&Quantity::from("1")), None);
+        assert_eq!(
+            Quantity::from("100m").compare(&Quantity::from("50m")),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            Quantity::from("1Ki").cmp_value(&Quantity::from("1024")),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(Quantity::from("1").compare(&Quantity::from("?")), None);
+        // The text is kept as written.
+        assert_eq!(Quantity::from("1000m").as_str(), "1000m");
+    }
+
+    #[test]
+    fn serde_keeps_text_and_trims_like_kubernetes() {
+        let q: Quantity = serde_json::from_str(r#""1000m""#).unwrap();
+        assert_eq!(serde_json::to_string(&q).unwrap(), r#""1000m""#);
+        let q: Quantity = serde_json::from_str(r#"" 1 ""#).unwrap();
+        assert_eq!(q, "1");
+        let q: Quantity = serde_json::from_str("2").unwrap();
+        assert_eq!(q, "2");
+        let q: Quantity = serde_json::from_str("0.5").unwrap();
+        assert_eq!(q.milli_value(), 500);
+    }
+
+    #[test]
+    fn validation_messages_and_paths() {
+        let path = Path::root("spec");
+        let resources = path.child("resources");
+        let requests = resources.child("requests");
+        let cpu = requests.key("cpu");
+        let errors = validate_quantity(&Quantity::from("1.1.M"), &cpu);
+        assert_eq!(
+            errors.to_string(),
+            "spec.resources.requests[cpu]: Invalid value: \"1.1.M\": quantities must match the \
+             regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+        assert!(validate_quantity(&Quantity::from("-1"), &cpu).is_empty());
+        let errors = validate_nonnegative_quantity(&Quantity::from("-1"), &cpu);
+        assert_eq!(
+            errors.to_string(),
+            "spec.resources.requests[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"
+        );
+        assert!(validate_nonnegative_quantity(&Quantity::from("0"), &cpu).is_empty());
+        assert_eq!(
+            validate_positive_quantity(&Quantity::from("0"), &cpu).len(),
+            1
+        );
+        assert_eq!(
+            validate_quantity(&Quantity::from("1Qi"), &cpu)
+                .iter()
+                .next()
+                .unwrap()
+                .detail,
+            format!("quantities must match the regular expression '{QUANTITY_PATTERN}'")
+        );
+        assert_eq!(
+            validate_quantity(&Quantity::from("1ki"), &cpu)
+                .iter()
+                .next()
+                .unwrap()
+                .detail,
+            "unable to parse quantity's suffix"
+        );
+        let list = ResourceList::from([("cpu", "-1"), ("memory", "1Gi"), ("pods", "x")]);
+        let errors = validate_resource_list(&list, &requests);
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.resources.requests[cpu]",
+                "spec.resources.requests[pods]"
+            ]
+        );
+    }
+
+    #[test]
+    fn resource_lists() {
+        let a = ResourceList::from([("cpu", "250m"), ("memory", "64Mi")]);
+        let b = ResourceList::from([("cpu", "1"), ("nvidia.com/gpu", "1")]);
+        let total = sum(&a, &b).unwrap();
+        assert_eq!(total.get("cpu").unwrap(), "1250m");
+        assert_eq!(total.get("memory").unwrap(), "64Mi");
+        assert_eq!(total.get("nvidia.com/gpu").unwrap(), "1");
+        let err = sum(&a, &ResourceList::from([("cpu", "lots")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "resource \"cpu\": invalid quantity \"lots\": quantities must match the regular \
+             expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+
+        let allocatable = ResourceList::from([("cpu", "2"), ("memory", "1Gi")]);
+        assert!(fits(&a, &allocatable));
+        assert!(!fits(&total, &allocatable));
+        assert_eq!(exceeding(&total, &allocatable), ["nvidia.com/gpu"]);
+        let big = ResourceList::from([("cpu", "2001m"), ("memory", "1025Mi")]);
+        assert_eq!(exceeding(&big, &allocatable), ["cpu", "memory"]);
+        // Zero requests fit where nothing is allocatable.
+        assert!(fits(
+            &ResourceList::from([("gpu", "0")]),
+            &ResourceList::new()
+        ));
+        assert!(!fits(&ResourceList::from([("cpu", "bad")]), &allocatable));
     }
 }
