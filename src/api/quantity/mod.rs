@@ -46,7 +46,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-use super::validation::{ErrorList, FieldError, Path};
+use super::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use super::{SortedMap, Str};
 
 mod parsed;
@@ -114,6 +114,9 @@ pub struct Quantity(pub Str);
 pub type ResourceList = SortedMap<Quantity>;
 
 impl Quantity {
+    /// Zero, written `0`.
+    pub const ZERO: Quantity = Quantity(Str::from_static("0"));
+
     /// The quantity as written.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -293,6 +296,44 @@ pub fn validate_resource_list(list: &ResourceList, path: &Path<'_>) -> ErrorList
     errors
 }
 
+/// Resources counted in whole units (Kubernetes' `IsIntegerResourceName`):
+/// object counts for quota and extended resources such as
+/// `nvidia.com/gpu`.
+pub fn is_integer_resource_name(name: &str) -> bool {
+    const INTEGER_RESOURCES: [&str; 9] = [
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+    ];
+    INTEGER_RESOURCES.contains(&name) || is_extended_resource_name(name)
+}
+
+/// True for a resource outside the `kubernetes.io` domain with a
+/// `domain/name` form (`nvidia.com/gpu`), Kubernetes' `IsExtendedResourceName`.
+pub fn is_extended_resource_name(name: &str) -> bool {
+    let native = !name.contains('/') || name.contains("kubernetes.io/");
+    !native
+        && !name.starts_with("requests.")
+        && is_qualified_name(&format!("requests.{name}")).is_empty()
+}
+
+/// Validates the amount of resource `name` as Kubernetes'
+/// `ValidateResourceQuantityValue`: well formed, not negative, and whole
+/// for integer resources.
+pub fn validate_resource_quantity(name: &str, q: &Quantity, path: &Path<'_>) -> ErrorList {
+    let mut errors = validate_nonnegative_quantity(q, path);
+    if errors.is_empty() && is_integer_resource_name(name) && q.milli_value() % 1000 != 0 {
+        errors.push(FieldError::invalid(path, q.as_str(), "must be an integer"));
+    }
+    errors
+}
+
 fn parse_in(resource: &str, q: &Quantity) -> Result<ParsedQuantity, Error> {
     q.parsed().map_err(|e| Error::Resource {
         resource: resource.to_string(),
@@ -317,6 +358,51 @@ pub fn sum(a: &ResourceList, b: &ResourceList) -> Result<ResourceList, Error> {
             None => value,
         };
         out.insert(name, Quantity::from(total));
+    }
+    Ok(out)
+}
+
+/// The per-resource sum of many lists, parsing each quantity once (what a
+/// node's requested total over its pods needs).
+pub fn sum_all<'a>(
+    lists: impl IntoIterator<Item = &'a ResourceList>,
+) -> Result<ResourceList, Error> {
+    let mut totals: SortedMap<ParsedQuantity> = SortedMap::new();
+    for list in lists {
+        for (name, q) in list {
+            let value = parse_in(name, q)?;
+            match totals.get_mut(name) {
+                Some(acc) => {
+                    *acc = acc.checked_add(&value).ok_or_else(|| Error::Overflow {
+                        resource: name.to_string(),
+                    })?;
+                }
+                None => {
+                    totals.insert(name, value);
+                }
+            }
+        }
+    }
+    Ok(totals
+        .iter()
+        .map(|(name, total)| (name, Quantity::from(total)))
+        .collect())
+}
+
+/// `a - b` per resource of `a` (what remains of `a` after `b`; resources only
+/// in `b` are ignored). Results may be negative.
+pub fn difference(a: &ResourceList, b: &ResourceList) -> Result<ResourceList, Error> {
+    let mut out = ResourceList::new();
+    for (name, q) in a {
+        let mut value = parse_in(name, q)?;
+        if let Some(other) = b.get(name) {
+            value = value
+                .checked_sub(&parse_in(name, other)?)
+                .ok_or_else(|| Error::Overflow {
+                    resource: name.to_string(),
+                })?;
+        }
+        out.insert(name, Quantity::from(value));
     }
     Ok(out)
 }
@@ -522,5 +608,46 @@ mod tests {
             &ResourceList::new()
         ));
         assert!(!fits(&ResourceList::from([("cpu", "bad")]), &allocatable));
+
+        let pods = [a.clone(), b.clone(), ResourceList::from([("cpu", "1500m")])];
+        let all = sum_all(&pods).unwrap();
+        assert_eq!(all.get("cpu").unwrap(), "2750m");
+        assert_eq!(all.get("memory").unwrap(), "64Mi");
+        assert_eq!(sum_all(&pods[..2]).unwrap(), sum(&a, &b).unwrap());
+        assert!(sum_all(&[ResourceList::from([("cpu", "?")])]).is_err());
+        let left = difference(&allocatable, &a).unwrap();
+        assert_eq!(left.get("cpu").unwrap(), "1750m");
+        assert_eq!(left.get("memory").unwrap(), "960Mi");
+        let over = difference(&a, &allocatable).unwrap();
+        assert_eq!(over.get("cpu").unwrap(), "-1750m");
+    }
+
+    #[test]
+    fn integer_resources() {
+        for (name, integer) in [
+            ("pods", true),
+            ("services.nodeports", true),
+            ("nvidia.com/gpu", true),
+            ("example.com/foo", true),
+            ("cpu", false),
+            ("memory", false),
+            ("hugepages-2Mi", false),
+            ("kubernetes.io/foo", false),
+            ("requests.example.com/foo", false),
+        ] {
+            assert_eq!(is_integer_resource_name(name), integer, "{name}");
+        }
+        let path = Path::root("spec");
+        assert!(validate_resource_quantity("cpu", &Quantity::from("500m"), &path).is_empty());
+        assert!(
+            validate_resource_quantity("nvidia.com/gpu", &Quantity::from("2"), &path).is_empty()
+        );
+        assert_eq!(
+            validate_resource_quantity("nvidia.com/gpu", &Quantity::from("500m"), &path)
+                .to_string(),
+            "spec: Invalid value: \"500m\": must be an integer"
+        );
+        assert_eq!(Quantity::ZERO, "0");
+        assert!(Quantity::ZERO.is_zero());
     }
 }

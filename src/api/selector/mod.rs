@@ -401,6 +401,27 @@ impl TryFrom<&LabelSelector> for Selector {
     }
 }
 
+/// Selectors travel as their string form (query parameters, list options).
+macro_rules! string_serde {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = Str::deserialize(deserializer)?;
+                <$ty>::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_serde!(Selector);
+string_serde!(FieldSelector);
+
 impl TryFrom<LabelSelector> for Selector {
     type Error = Error;
     fn try_from(sel: LabelSelector) -> Result<Selector, Error> {
@@ -588,6 +609,17 @@ mod tests {
             LabelSelector::parse("x>1"),
             Err(Error::InvalidOperator { .. })
         ));
+    }
+
+    #[test]
+    fn selectors_serialize_as_strings() {
+        let sel: Selector = serde_json::from_str(r#""b=1,a in (x)""#).unwrap();
+        assert_eq!(serde_json::to_string(&sel).unwrap(), r#""a in (x),b=1""#);
+        assert!(serde_json::from_str::<Selector>(r#""a in (""#).is_err());
+        let f: FieldSelector = serde_json::from_str(r#""spec.nodeName=n1""#).unwrap();
+        assert_eq!(serde_json::to_string(&f).unwrap(), r#""spec.nodeName=n1""#);
+        let everything: Selector = serde_json::from_str("null").unwrap();
+        assert!(everything.is_empty());
     }
 
     #[test]
