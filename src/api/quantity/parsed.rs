@@ -399,6 +399,7 @@ impl std::str::FromStr for ParsedQuantity {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Parts<'a> {
     positive: bool,
     /// Whole digits without leading zeros; `"0"` when there are none.
@@ -498,7 +499,59 @@ fn parse_digits(num: &str, denom: &str) -> i128 {
 
 /// Kubernetes' arbitrary-precision path: the exact value, rounded away from
 /// zero to nano units and capped at 2^63 - 1.
-fn slow_path(parts: Parts<'_>, base: u32, exponent: i32, mut format: Format) -> ParsedQuantity {
+fn slow_path(parts: Parts<'_>, base: u32, exponent: i32, format: Format) -> ParsedQuantity {
+    if parts.num.len() + parts.denom.len() <= MAX_INT64_FACTORS {
+        slow_path_small(parts, base, exponent, format)
+    } else {
+        slow_path_digits(parts, base, exponent, format)
+    }
+}
+
+/// The slow path for at most 18 digits, in integers (no allocation): the
+/// digits times 2^60 still fit a `u128`.
+fn slow_path_small(parts: Parts<'_>, base: u32, exponent: i32, format: Format) -> ParsedQuantity {
+    let digits = parse_digits(parts.num, parts.denom).unsigned_abs();
+    let mut scale: i64 = -(parts.denom.len() as i64);
+    let m = if base == 2 {
+        digits << exponent.clamp(0, 60)
+    } else {
+        scale += i64::from(exponent);
+        digits
+    };
+    if m == 0 {
+        return ParsedQuantity::ZERO.with_format(format);
+    }
+    let nanos = if scale < NANO {
+        // Round away from zero to nano units.
+        let drop = (NANO - scale) as u64;
+        match u32::try_from(drop).ok().and_then(|d| 10u128.checked_pow(d)) {
+            Some(p) => Some(m / p + u128::from(m % p != 0)),
+            None => Some(1),
+        }
+    } else {
+        u32::try_from(scale - NANO)
+            .ok()
+            .and_then(|shift| 10u128.checked_pow(shift))
+            .and_then(|p| m.checked_mul(p))
+    };
+    finish(parts.positive, nanos, format)
+}
+
+/// Signs, caps and re-formats a magnitude in nano units (`None`: too big).
+fn finish(positive: bool, nanos: Option<u128>, mut format: Format) -> ParsedQuantity {
+    let max_nanos = MAX_ALLOWED * 1_000_000_000;
+    let nanos = nanos
+        .and_then(|n| i128::try_from(n).ok())
+        .map_or(max_nanos, |n| n.min(max_nanos));
+    if format == Format::BinarySI && nanos < 1_000_000_000 {
+        format = Format::DecimalSI;
+    }
+    let sign: i128 = if positive { 1 } else { -1 };
+    ParsedQuantity::new(sign * nanos, NANO as i32, format)
+}
+
+/// The slow path for many digits, on a decimal digit vector.
+fn slow_path_digits(parts: Parts<'_>, base: u32, exponent: i32, format: Format) -> ParsedQuantity {
     let mut digits: Vec<u8> = parts
         .num
         .bytes()
@@ -535,7 +588,6 @@ fn slow_path(parts: Parts<'_>, base: u32, exponent: i32, mut format: Format) -> 
     if digits.is_empty() {
         return ParsedQuantity::ZERO.with_format(format);
     }
-    let sign: i128 = if parts.positive { 1 } else { -1 };
     // Round away from zero to nano units: the dropped digits end in a
     // non-zero digit, so any drop rounds up.
     let mut round_up = 0;
@@ -549,25 +601,20 @@ fn slow_path(parts: Parts<'_>, base: u32, exponent: i32, mut format: Format) -> 
         round_up = 1;
         scale = NANO;
     }
-    let max_nanos = MAX_ALLOWED * 1_000_000_000;
     let nanos = if digits.len() as i64 + scale > 19 {
-        max_nanos
+        None
     } else {
         // At most 28 digits: fits.
         let m = digits
             .iter()
-            .fold(0i128, |acc, &d| acc * 10 + i128::from(d));
-        let shift = u32::try_from(scale - NANO).unwrap_or(0);
-        let nanos = pow10(shift)
+            .fold(0u128, |acc, &d| acc * 10 + u128::from(d));
+        u32::try_from(scale - NANO)
+            .ok()
+            .and_then(|shift| 10u128.checked_pow(shift))
             .and_then(|p| m.checked_mul(p))
-            .unwrap_or(max_nanos)
-            + round_up;
-        nanos.min(max_nanos)
+            .map(|n| n + round_up)
     };
-    if format == Format::BinarySI && nanos < 1_000_000_000 {
-        format = Format::DecimalSI;
-    }
-    ParsedQuantity::new(sign * nanos, NANO as i32, format)
+    finish(parts.positive, nanos, format)
 }
 
 #[cfg(test)]
@@ -1094,6 +1141,24 @@ mod tests {
             if let Some(d) = a.checked_sub(&b) {
                 prop_assert_eq!(a.cmp(&b), d.signum().cmp(&0));
             }
+        }
+
+        #[test]
+        fn slow_paths_agree(
+            sign in prop::sample::select(vec!["", "-"]),
+            whole in "[0-9]{0,9}",
+            frac in "[0-9]{0,9}",
+            suffix in prop::sample::select(vec![
+                "", "n", "m", "k", "E", "Ki", "Mi", "Ei", "e-30", "e-12", "e5", "e20",
+            ]),
+        ) {
+            let text = format!("{sign}{whole}.{frac}{suffix}");
+            let parts = split(&text).unwrap();
+            let (base, exponent, format) = interpret(parts.suffix).unwrap();
+            let small = slow_path_small(parts, base, exponent, format);
+            let digits = slow_path_digits(parts, base, exponent, format);
+            prop_assert_eq!(small, digits, "{}", text);
+            prop_assert_eq!(small.format(), digits.format(), "{}", text);
         }
 
         #[test]
