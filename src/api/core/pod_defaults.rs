@@ -267,3 +267,141 @@ pub fn default_volume(v: &mut Volume) {
         s.type_.get_or_insert(Str::EMPTY);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Resource;
+    use serde_json::json;
+
+    #[test]
+    fn pull_policy_follows_the_tag() {
+        for (image, want) in [
+            ("nginx", "Always"),
+            ("nginx:latest", "Always"),
+            ("nginx:1.27", "IfNotPresent"),
+            ("registry.local:5000/nginx", "Always"),
+            ("registry.local:5000/nginx:1.27", "IfNotPresent"),
+            ("registry.local:5000/team/nginx:latest", "Always"),
+            ("nginx@sha256:0123abcd", "IfNotPresent"),
+            ("nginx:1.27@sha256:0123abcd", "IfNotPresent"),
+            ("", "Always"),
+        ] {
+            assert_eq!(default_pull_policy(image), want, "{image}");
+        }
+    }
+
+    #[test]
+    fn pod_defaults_match_kubernetes() {
+        let mut pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {
+                "containers": [{
+                    "name": "web", "image": "nginx:1.27",
+                    "ports": [{"containerPort": 80}],
+                    "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}},
+                    "livenessProbe": {"httpGet": {"port": 80}},
+                    "readinessProbe": {"grpc": {"port": 9000}, "periodSeconds": 3},
+                    "lifecycle": {"preStop": {"httpGet": {"port": 80}}}
+                }],
+                "initContainers": [{"name": "init", "image": "busybox"}],
+                "volumes": [
+                    {"name": "a", "configMap": {"name": "c"}},
+                    {"name": "b", "secret": {"secretName": "s", "defaultMode": 256}},
+                    {"name": "c", "hostPath": {"path": "/tmp"}},
+                    {"name": "d"},
+                    {"name": "e", "downwardAPI": {"items": [{"path": "n", "fieldRef": {"fieldPath": "metadata.name"}}]}},
+                    {"name": "f", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}
+                ]
+            }
+        }))
+        .unwrap();
+        pod.apply_defaults();
+        let got = serde_json::to_value(&pod).unwrap();
+        let want = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web"},
+            "spec": {
+                "volumes": [
+                    {"name": "a", "configMap": {"name": "c", "defaultMode": 420}},
+                    {"name": "b", "secret": {"secretName": "s", "defaultMode": 256}},
+                    {"name": "c", "hostPath": {"path": "/tmp", "type": ""}},
+                    {"name": "d", "emptyDir": {}},
+                    {"name": "e", "downwardAPI": {"items": [{"path": "n", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}], "defaultMode": 420}},
+                    {"name": "f", "projected": {"sources": [{"serviceAccountToken": {"expirationSeconds": 3600, "path": "token"}}], "defaultMode": 420}}
+                ],
+                "initContainers": [{
+                    "name": "init", "image": "busybox",
+                    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "Always"
+                }],
+                "containers": [{
+                    "name": "web", "image": "nginx:1.27",
+                    "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                    "env": [{"name": "NODE", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}}}],
+                    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
+                    "livenessProbe": {"httpGet": {"path": "/", "port": 80, "scheme": "HTTP"},
+                                      "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3},
+                    "readinessProbe": {"grpc": {"port": 9000, "service": ""},
+                                       "timeoutSeconds": 1, "periodSeconds": 3, "successThreshold": 1, "failureThreshold": 3},
+                    "lifecycle": {"preStop": {"httpGet": {"path": "/", "port": 80, "scheme": "HTTP"}}},
+                    "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent"
+                }],
+                "restartPolicy": "Always",
+                "terminationGracePeriodSeconds": 30,
+                "dnsPolicy": "ClusterFirst",
+                "securityContext": {},
+                "schedulerName": "default-scheduler",
+                "priority": 0,
+                "enableServiceLinks": true
+            }
+        });
+        assert_eq!(got, want);
+        // Defaulting is idempotent.
+        let mut again = pod.clone();
+        again.apply_defaults();
+        assert_eq!(again, pod);
+        assert!(pod.validate().is_empty(), "{}", pod.validate());
+    }
+
+    #[test]
+    fn templates_do_not_get_pod_only_defaults() {
+        let mut t = PodTemplateSpec::default();
+        let mut c = Container::new("a", "nginx");
+        c.resources
+            .limits
+            .insert("cpu", crate::api::Quantity::from("1"));
+        t.spec.containers.push(c);
+        default_pod_template_spec(&mut t);
+        assert!(t.spec.containers[0].resources.requests.is_empty());
+        assert_eq!(t.spec.enable_service_links, None);
+        assert_eq!(t.spec.priority, None);
+        assert_eq!(t.spec.restart_policy, "Always");
+        assert_eq!(t.spec.containers[0].image_pull_policy, "Always");
+    }
+
+    #[test]
+    fn host_network_pods_get_host_ports_and_explicit_values_stay() {
+        let mut pod = Pod::default();
+        pod.spec.host_network = true;
+        pod.spec.restart_policy = "Never".into();
+        pod.spec.termination_grace_period_seconds = Some(0);
+        pod.spec.priority_class_name = "high".into();
+        let mut c = Container::new("a", "nginx");
+        c.image_pull_policy = "Never".into();
+        c.ports.push(crate::api::core::ContainerPort {
+            container_port: 8080,
+            protocol: "UDP".into(),
+            ..Default::default()
+        });
+        pod.spec.containers.push(c);
+        pod.apply_defaults();
+        let c = &pod.spec.containers[0];
+        assert_eq!(c.ports[0].host_port, 8080);
+        assert_eq!(c.ports[0].protocol, "UDP");
+        assert_eq!(c.image_pull_policy, "Never");
+        assert_eq!(pod.spec.restart_policy, "Never");
+        assert_eq!(pod.spec.termination_grace_period_seconds, Some(0));
+        assert_eq!(pod.spec.priority, None, "the class decides the priority");
+    }
+}

@@ -6,19 +6,21 @@
 //! Fields that defaulting fills (`restartPolicy`, `dnsPolicy`, port
 //! `protocol`, `imagePullPolicy`, ...) are accepted when empty, so a spec
 //! validates the same before and after [`default_pod_spec`](super::default_pod_spec).
-use std::cmp::Ordering;
 use std::collections::HashSet;
 
+use super::container_validation::{
+    validate_container, validate_ephemeral_container, validate_resource_list, validate_resources,
+};
+use super::volume_validation::validate_volumes;
 use super::{
-    Affinity, Container, EnvFromSource, EnvVar, EphemeralContainer, HttpGetAction,
-    LifecycleHandler, NodeSelectorTerm, PodAffinityTerm, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, Toleration, TopologySpreadConstraint, Volume, VolumeMount,
+    Affinity, NodeSelectorTerm, PodAffinityTerm, PodSpec, PodTemplateSpec, Toleration,
+    TopologySpreadConstraint,
 };
 use crate::api::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     validate_annotations, validate_labels, ErrorList, FieldError, Path,
 };
-use crate::api::{IntOrString, LabelSelector, ResourceList};
+use crate::api::LabelSelector;
 
 /// Validates a pod spec at `path` (`spec`, `spec.template.spec`, ...).
 pub fn validate_pod_spec(spec: &PodSpec, path: &Path<'_>) -> ErrorList {
@@ -348,20 +350,25 @@ fn check_name_unique<'a>(
     }
 }
 
-fn invalid_all(path: &Path<'_>, value: &str, messages: Vec<String>, errors: &mut ErrorList) {
+pub(super) fn invalid_all(
+    path: &Path<'_>,
+    value: &str,
+    messages: Vec<String>,
+    errors: &mut ErrorList,
+) {
     for m in messages {
         errors.push(FieldError::invalid(path, value, m));
     }
 }
 
 /// Reports `value` unless it is empty (to be defaulted) or one of `supported`.
-fn one_of(value: &str, path: &Path<'_>, supported: &[&str], errors: &mut ErrorList) {
+pub(super) fn one_of(value: &str, path: &Path<'_>, supported: &[&str], errors: &mut ErrorList) {
     if !value.is_empty() && !supported.contains(&value) {
         errors.push(FieldError::not_supported(path, value, supported));
     }
 }
 
-fn check_id(id: i64, path: &Path<'_>, errors: &mut ErrorList) {
+pub(super) fn check_id(id: i64, path: &Path<'_>, errors: &mut ErrorList) {
     if !(0..=i64::from(i32::MAX)).contains(&id) {
         errors.push(FieldError::invalid(
             path,
@@ -371,1012 +378,13 @@ fn check_id(id: i64, path: &Path<'_>, errors: &mut ErrorList) {
     }
 }
 
-fn check_non_negative(value: i32, path: &Path<'_>, errors: &mut ErrorList) {
+pub(super) fn check_non_negative(value: i32, path: &Path<'_>, errors: &mut ErrorList) {
     if value < 0 {
         errors.push(FieldError::invalid(
             path,
             value,
             "must be greater than or equal to 0",
         ));
-    }
-}
-
-// ---------------------------------------------------------------- volumes
-
-fn validate_volumes<'a>(
-    volumes: &'a [Volume],
-    path: &Path<'_>,
-    errors: &mut ErrorList,
-) -> HashSet<&'a str> {
-    let mut names = HashSet::new();
-    for (i, v) in volumes.iter().enumerate() {
-        let p = path.index(i);
-        let name = p.child("name");
-        if v.name.is_empty() {
-            errors.push(FieldError::required(&name, ""));
-        } else {
-            invalid_all(&name, &v.name, is_dns1123_label(&v.name), errors);
-            if !names.insert(v.name.as_str()) {
-                errors.push(FieldError::duplicate(&name, &v.name));
-            }
-        }
-        let sources = v.sources();
-        match sources.as_slice() {
-            [] => errors.push(FieldError::required(&p, "must specify a volume type")),
-            [_] => {}
-            [_, rest @ ..] => {
-                for source in rest {
-                    errors.push(FieldError::forbidden(
-                        &p.child(source),
-                        "may not specify more than 1 volume type",
-                    ));
-                }
-            }
-        }
-        validate_volume_source(v, &p, errors);
-    }
-    names
-}
-
-fn validate_volume_source(v: &Volume, p: &Path<'_>, errors: &mut ErrorList) {
-    if let Some(s) = &v.host_path {
-        let hp = p.child("hostPath");
-        if s.path.is_empty() {
-            errors.push(FieldError::required(&hp.child("path"), ""));
-        }
-        if let Some(t) = &s.type_ {
-            one_of(
-                t,
-                &hp.child("type"),
-                &[
-                    "",
-                    "DirectoryOrCreate",
-                    "Directory",
-                    "FileOrCreate",
-                    "File",
-                    "Socket",
-                    "CharDevice",
-                    "BlockDevice",
-                ],
-                errors,
-            );
-        }
-    }
-    if let Some(s) = &v.empty_dir {
-        one_of(
-            &s.medium,
-            &p.child("emptyDir").child("medium"),
-            &["", "Memory", "HugePages"],
-            errors,
-        );
-    }
-    if let Some(s) = &v.git_repo {
-        let gp = p.child("gitRepo");
-        if s.repository.is_empty() {
-            errors.push(FieldError::required(&gp.child("repository"), ""));
-        }
-        if s.directory.starts_with('/') {
-            errors.push(FieldError::invalid(
-                &gp.child("directory"),
-                &s.directory,
-                "must be a relative path",
-            ));
-        }
-        if s.directory.split('/').any(|part| part == "..") {
-            errors.push(FieldError::invalid(
-                &gp.child("directory"),
-                &s.directory,
-                "must not contain '..'",
-            ));
-        }
-    }
-    if let Some(s) = &v.secret {
-        let sp = p.child("secret");
-        if s.secret_name.is_empty() {
-            errors.push(FieldError::required(&sp.child("secretName"), ""));
-        }
-        check_mode(s.default_mode, &sp.child("defaultMode"), errors);
-        validate_key_to_paths(&s.items, &sp.child("items"), errors);
-    }
-    if let Some(s) = &v.config_map {
-        let cp = p.child("configMap");
-        if s.name.is_empty() {
-            errors.push(FieldError::required(&cp.child("name"), ""));
-        }
-        check_mode(s.default_mode, &cp.child("defaultMode"), errors);
-        validate_key_to_paths(&s.items, &cp.child("items"), errors);
-    }
-    if let Some(s) = &v.persistent_volume_claim {
-        if s.claim_name.is_empty() {
-            errors.push(FieldError::required(
-                &p.child("persistentVolumeClaim").child("claimName"),
-                "",
-            ));
-        }
-    }
-    if let Some(s) = &v.nfs {
-        let np = p.child("nfs");
-        if s.server.is_empty() {
-            errors.push(FieldError::required(&np.child("server"), ""));
-        }
-        if s.path.is_empty() {
-            errors.push(FieldError::required(&np.child("path"), ""));
-        } else if !s.path.starts_with('/') {
-            errors.push(FieldError::invalid(
-                &np.child("path"),
-                &s.path,
-                "must be an absolute path",
-            ));
-        }
-    }
-    if let Some(s) = &v.downward_api {
-        let dp = p.child("downwardAPI");
-        check_mode(s.default_mode, &dp.child("defaultMode"), errors);
-        let items = dp.child("items");
-        for (i, item) in s.items.iter().enumerate() {
-            let ip = items.index(i);
-            check_relative_path(&item.path, &ip.child("path"), errors);
-            check_mode(item.mode, &ip.child("mode"), errors);
-            let count = usize::from(item.field_ref.is_some())
-                + usize::from(item.resource_field_ref.is_some());
-            if count != 1 {
-                errors.push(FieldError::invalid(
-                    &ip,
-                    "",
-                    "fieldRef and resourceFieldRef can not be specified simultaneously",
-                ));
-            }
-        }
-    }
-    if let Some(s) = &v.projected {
-        let pp = p.child("projected");
-        check_mode(s.default_mode, &pp.child("defaultMode"), errors);
-        let sources = pp.child("sources");
-        for (i, source) in s.sources.iter().enumerate() {
-            let sp = sources.index(i);
-            let count = usize::from(source.secret.is_some())
-                + usize::from(source.downward_api.is_some())
-                + usize::from(source.config_map.is_some())
-                + usize::from(source.service_account_token.is_some())
-                + usize::from(source.cluster_trust_bundle.is_some());
-            if count != 1 {
-                errors.push(FieldError::forbidden(
-                    &sp,
-                    "may not specify more than 1 volume type per source",
-                ));
-            }
-            if let Some(t) = &source.service_account_token {
-                let tp = sp.child("serviceAccountToken");
-                if t.path.is_empty() {
-                    errors.push(FieldError::required(&tp.child("path"), ""));
-                }
-                if t.expiration_seconds.is_some_and(|e| e < 600) {
-                    errors.push(FieldError::invalid(
-                        &tp.child("expirationSeconds"),
-                        t.expiration_seconds.unwrap_or_default(),
-                        "may not specify a duration less than 10 minutes",
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(s) = &v.csi {
-        if s.driver.is_empty() {
-            errors.push(FieldError::required(&p.child("csi").child("driver"), ""));
-        }
-    }
-    if let Some(s) = &v.ephemeral {
-        if s.volume_claim_template.is_none() {
-            errors.push(FieldError::required(
-                &p.child("ephemeral").child("volumeClaimTemplate"),
-                "",
-            ));
-        }
-    }
-}
-
-fn check_mode(mode: Option<i32>, path: &Path<'_>, errors: &mut ErrorList) {
-    if let Some(m) = mode {
-        if !(0..=0o777).contains(&m) {
-            errors.push(FieldError::invalid(
-                path,
-                m,
-                "must be a number between 0 and 0777 (octal), both inclusive",
-            ));
-        }
-    }
-}
-
-fn check_relative_path(path_value: &str, path: &Path<'_>, errors: &mut ErrorList) {
-    if path_value.is_empty() {
-        errors.push(FieldError::required(path, ""));
-    } else if path_value.starts_with('/') {
-        errors.push(FieldError::invalid(
-            path,
-            path_value,
-            "must be a relative path",
-        ));
-    } else if path_value.split('/').any(|part| part == "..") {
-        errors.push(FieldError::invalid(
-            path,
-            path_value,
-            "must not contain '..'",
-        ));
-    }
-}
-
-fn validate_key_to_paths(items: &[super::KeyToPath], path: &Path<'_>, errors: &mut ErrorList) {
-    for (i, item) in items.iter().enumerate() {
-        let p = path.index(i);
-        if item.key.is_empty() {
-            errors.push(FieldError::required(&p.child("key"), ""));
-        }
-        check_relative_path(&item.path, &p.child("path"), errors);
-        check_mode(item.mode, &p.child("mode"), errors);
-    }
-}
-
-// ------------------------------------------------------------- containers
-
-fn validate_container(
-    c: &Container,
-    path: &Path<'_>,
-    volumes: &HashSet<&str>,
-    host_network: bool,
-    init: bool,
-    errors: &mut ErrorList,
-) {
-    validate_container_name_and_image(&c.name, &c.image, path, errors);
-    let sidecar = init && c.restart_policy.as_deref() == Some("Always");
-    if let Some(policy) = &c.restart_policy {
-        let p = path.child("restartPolicy");
-        if !init {
-            errors.push(FieldError::forbidden(
-                &p,
-                "may not be set for non-init containers",
-            ));
-        } else if policy != "Always" {
-            errors.push(FieldError::not_supported(&p, policy, &["Always"]));
-        }
-    }
-    validate_ports(c, path, host_network, errors);
-    validate_env(&c.env, &path.child("env"), errors);
-    validate_env_from(&c.env_from, &path.child("envFrom"), errors);
-    validate_mounts(
-        &c.volume_mounts,
-        volumes,
-        &path.child("volumeMounts"),
-        errors,
-    );
-    let devices = path.child("volumeDevices");
-    for (i, d) in c.volume_devices.iter().enumerate() {
-        let p = devices.index(i);
-        if !volumes.contains(d.name.as_str()) {
-            errors.push(FieldError::invalid(
-                &p.child("name"),
-                &d.name,
-                "not found: must be the name of a volume in spec.volumes",
-            ));
-        }
-        if d.device_path.is_empty() {
-            errors.push(FieldError::required(&p.child("devicePath"), ""));
-        }
-    }
-    for (field, probe) in [
-        ("livenessProbe", &c.liveness_probe),
-        ("readinessProbe", &c.readiness_probe),
-        ("startupProbe", &c.startup_probe),
-    ] {
-        let Some(probe) = probe else { continue };
-        let p = path.child(field);
-        if init && !sidecar {
-            errors.push(FieldError::forbidden(
-                &p,
-                "may not be set for init containers without restartPolicy=Always",
-            ));
-            continue;
-        }
-        validate_probe(probe, &p, field, errors);
-    }
-    if let Some(lifecycle) = &c.lifecycle {
-        let p = path.child("lifecycle");
-        if init && !sidecar {
-            errors.push(FieldError::forbidden(
-                &p,
-                "may not be set for init containers without restartPolicy=Always",
-            ));
-        } else {
-            for (field, handler) in [
-                ("postStart", &lifecycle.post_start),
-                ("preStop", &lifecycle.pre_stop),
-            ] {
-                if let Some(h) = handler {
-                    validate_handler(h, &p.child(field), errors);
-                }
-            }
-        }
-    }
-    one_of(
-        &c.image_pull_policy,
-        &path.child("imagePullPolicy"),
-        &["Always", "IfNotPresent", "Never"],
-        errors,
-    );
-    one_of(
-        &c.termination_message_policy,
-        &path.child("terminationMessagePolicy"),
-        &["File", "FallbackToLogsOnError"],
-        errors,
-    );
-    validate_resources(&c.resources, &path.child("resources"), errors);
-    let resize = path.child("resizePolicy");
-    for (i, r) in c.resize_policy.iter().enumerate() {
-        let p = resize.index(i);
-        one_of(
-            &r.resource_name,
-            &p.child("resourceName"),
-            &["cpu", "memory"],
-            errors,
-        );
-        one_of(
-            &r.restart_policy,
-            &p.child("restartPolicy"),
-            &["NotRequired", "RestartContainer"],
-            errors,
-        );
-    }
-    if let Some(sc) = &c.security_context {
-        let p = path.child("securityContext");
-        for (field, value) in [
-            ("runAsUser", sc.run_as_user),
-            ("runAsGroup", sc.run_as_group),
-        ] {
-            if let Some(id) = value {
-                check_id(id, &p.child(field), errors);
-            }
-        }
-        if sc.allow_privilege_escalation == Some(false) && sc.privileged == Some(true) {
-            errors.push(FieldError::invalid(
-                &p,
-                "",
-                "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
-            ));
-        }
-        if let Some(m) = &sc.proc_mount {
-            one_of(m, &p.child("procMount"), &["Default", "Unmasked"], errors);
-        }
-    }
-}
-
-fn validate_ephemeral_container(
-    c: &EphemeralContainer,
-    path: &Path<'_>,
-    volumes: &HashSet<&str>,
-    errors: &mut ErrorList,
-) {
-    validate_container_name_and_image(&c.name, &c.image, path, errors);
-    validate_env(&c.env, &path.child("env"), errors);
-    validate_env_from(&c.env_from, &path.child("envFrom"), errors);
-    validate_mounts(
-        &c.volume_mounts,
-        volumes,
-        &path.child("volumeMounts"),
-        errors,
-    );
-    for (field, set) in [
-        ("ports", !c.ports.is_empty()),
-        ("livenessProbe", c.liveness_probe.is_some()),
-        ("readinessProbe", c.readiness_probe.is_some()),
-        ("startupProbe", c.startup_probe.is_some()),
-        ("lifecycle", c.lifecycle.is_some()),
-        ("resources", c.resources != ResourceRequirements::default()),
-    ] {
-        if set {
-            errors.push(FieldError::forbidden(
-                &path.child(field),
-                "cannot be set for an Ephemeral Container",
-            ));
-        }
-    }
-}
-
-fn validate_container_name_and_image(
-    name: &str,
-    image: &str,
-    path: &Path<'_>,
-    errors: &mut ErrorList,
-) {
-    let name_path = path.child("name");
-    if name.is_empty() {
-        errors.push(FieldError::required(&name_path, ""));
-    } else {
-        invalid_all(&name_path, name, is_dns1123_label(name), errors);
-    }
-    let image_path = path.child("image");
-    if image.is_empty() {
-        errors.push(FieldError::required(&image_path, ""));
-    } else if image.trim() != image {
-        errors.push(FieldError::invalid(
-            &image_path,
-            image,
-            "must not have leading or trailing whitespace",
-        ));
-    }
-}
-
-/// Problems with `name` as an IANA service name (a port name): at most 15
-/// lower-case alphanumerics and `-`, at least one letter, no `--`, no `-`
-/// at either end.
-pub fn is_valid_port_name(name: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if name.len() > 15 {
-        errs.push("must be no more than 15 characters".to_string());
-    }
-    if !name
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
-    }
-    if name.contains("--") {
-        errs.push("must not contain consecutive hyphens".into());
-    }
-    if !name.bytes().any(|c| c.is_ascii_lowercase()) {
-        errs.push("must contain at least one letter (a-z)".into());
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        errs.push("must not begin or end with a hyphen".into());
-    }
-    errs
-}
-
-fn check_port_number(port: i32, path: &Path<'_>, errors: &mut ErrorList) {
-    if !(1..=65535).contains(&port) {
-        errors.push(FieldError::invalid(
-            path,
-            port,
-            "must be between 1 and 65535, inclusive",
-        ));
-    }
-}
-
-fn validate_ports(c: &Container, path: &Path<'_>, host_network: bool, errors: &mut ErrorList) {
-    let ports = path.child("ports");
-    let mut names = HashSet::new();
-    for (i, port) in c.ports.iter().enumerate() {
-        let p = ports.index(i);
-        if !port.name.is_empty() {
-            invalid_all(
-                &p.child("name"),
-                &port.name,
-                is_valid_port_name(&port.name),
-                errors,
-            );
-            if !names.insert(port.name.as_str()) {
-                errors.push(FieldError::duplicate(&p.child("name"), &port.name));
-            }
-        }
-        if port.container_port == 0 {
-            errors.push(FieldError::required(&p.child("containerPort"), ""));
-        } else {
-            check_port_number(port.container_port, &p.child("containerPort"), errors);
-        }
-        if port.host_port != 0 {
-            check_port_number(port.host_port, &p.child("hostPort"), errors);
-            if host_network && port.host_port != port.container_port {
-                errors.push(FieldError::invalid(
-                    &p.child("hostPort"),
-                    port.host_port,
-                    "must match `containerPort` when `hostNetwork` is true",
-                ));
-            }
-        }
-        one_of(
-            &port.protocol,
-            &p.child("protocol"),
-            &["SCTP", "TCP", "UDP"],
-            errors,
-        );
-        if !port.host_ip.is_empty() && port.host_ip.parse::<std::net::IpAddr>().is_err() {
-            errors.push(FieldError::invalid(
-                &p.child("hostIP"),
-                &port.host_ip,
-                "must be a valid IP address",
-            ));
-        }
-    }
-}
-
-/// Problems with `name` as an environment variable name (Kubernetes'
-/// `IsEnvVarName`): letters, digits, `_`, `-` and `.`, not starting with a
-/// digit.
-pub fn is_env_var_name(name: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    let valid = name
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-        && !name.as_bytes().first().is_some_and(u8::is_ascii_digit);
-    if !valid {
-        errs.push(
-            "a valid environment variable name must consist of alphabetic characters, digits, \
-             '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or \
-             'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is \
-             '[-._a-zA-Z][-._a-zA-Z0-9]*')"
-                .to_string(),
-        );
-    }
-    if name == "." || name == ".." {
-        errs.push(format!("must not be '{name}'"));
-    } else if name.starts_with("..") {
-        errs.push("must not start with '..'".to_string());
-    }
-    errs
-}
-
-/// Field paths the downward API can expose through `env[].valueFrom.fieldRef`.
-const ENV_FIELD_PATHS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "metadata.uid",
-    "metadata.labels",
-    "metadata.annotations",
-    "spec.nodeName",
-    "spec.serviceAccountName",
-    "status.hostIP",
-    "status.hostIPs",
-    "status.podIP",
-    "status.podIPs",
-];
-
-/// Resources the downward API can expose through `resourceFieldRef`.
-const RESOURCE_FIELDS: &[&str] = &[
-    "limits.cpu",
-    "limits.memory",
-    "limits.ephemeral-storage",
-    "requests.cpu",
-    "requests.memory",
-    "requests.ephemeral-storage",
-];
-
-fn validate_env(env: &[EnvVar], path: &Path<'_>, errors: &mut ErrorList) {
-    for (i, e) in env.iter().enumerate() {
-        let p = path.index(i);
-        let name = p.child("name");
-        if e.name.is_empty() {
-            errors.push(FieldError::required(&name, ""));
-        } else {
-            invalid_all(&name, &e.name, is_env_var_name(&e.name), errors);
-        }
-        let Some(from) = &e.value_from else { continue };
-        let vp = p.child("valueFrom");
-        let count = usize::from(from.field_ref.is_some())
-            + usize::from(from.resource_field_ref.is_some())
-            + usize::from(from.config_map_key_ref.is_some())
-            + usize::from(from.secret_key_ref.is_some());
-        if count == 0 {
-            errors.push(FieldError::invalid(
-                &vp,
-                "",
-                "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
-            ));
-        } else if count > 1 {
-            errors.push(FieldError::invalid(
-                &vp,
-                "",
-                "may not have more than one field specified at a time",
-            ));
-        }
-        if !e.value.is_empty() {
-            errors.push(FieldError::invalid(
-                &vp,
-                "",
-                "may not be specified when `value` is not empty",
-            ));
-        }
-        if let Some(f) = &from.field_ref {
-            let field_ref = vp.child("fieldRef");
-            let fp = field_ref.child("fieldPath");
-            if f.field_path.is_empty() {
-                errors.push(FieldError::required(&fp, ""));
-            } else if !is_supported_field_path(&f.field_path) {
-                errors.push(FieldError::not_supported(
-                    &fp,
-                    &f.field_path,
-                    ENV_FIELD_PATHS,
-                ));
-            }
-            if !f.api_version.is_empty() && f.api_version != "v1" {
-                errors.push(FieldError::not_supported(
-                    &vp.child("fieldRef").child("apiVersion"),
-                    &f.api_version,
-                    &["v1"],
-                ));
-            }
-        }
-        if let Some(r) = &from.resource_field_ref {
-            let resource_ref = vp.child("resourceFieldRef");
-            let rp = resource_ref.child("resource");
-            if r.resource.is_empty() {
-                errors.push(FieldError::required(&rp, ""));
-            } else if !RESOURCE_FIELDS.contains(&r.resource.as_str())
-                && !r.resource.starts_with("limits.hugepages-")
-                && !r.resource.starts_with("requests.hugepages-")
-            {
-                errors.push(FieldError::not_supported(&rp, &r.resource, RESOURCE_FIELDS));
-            }
-        }
-        let key_refs = [
-            (
-                "configMapKeyRef",
-                from.config_map_key_ref.as_ref().map(|r| (&r.name, &r.key)),
-            ),
-            (
-                "secretKeyRef",
-                from.secret_key_ref.as_ref().map(|r| (&r.name, &r.key)),
-            ),
-        ];
-        for (field, refs) in key_refs {
-            let Some((name, key)) = refs else { continue };
-            let rp = vp.child(field);
-            if name.is_empty() {
-                errors.push(FieldError::required(&rp.child("name"), ""));
-            }
-            if key.is_empty() {
-                errors.push(FieldError::required(&rp.child("key"), ""));
-            } else {
-                invalid_all(&rp.child("key"), key, is_config_map_key(key), errors);
-            }
-        }
-    }
-}
-
-fn is_supported_field_path(path: &str) -> bool {
-    if ENV_FIELD_PATHS.contains(&path) {
-        return true;
-    }
-    ["metadata.labels['", "metadata.annotations['"]
-        .iter()
-        .any(|prefix| {
-            path.strip_prefix(prefix)
-                .and_then(|rest| rest.strip_suffix("']"))
-                .is_some_and(|key| is_qualified_name(key).is_empty())
-        })
-}
-
-/// Problems with `key` as a ConfigMap or Secret key: alphanumerics, `-`,
-/// `_` and `.`, at most 253 characters, not `.` or `..`.
-pub fn is_config_map_key(key: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if key.len() > 253 {
-        errs.push("must be no more than 253 characters".to_string());
-    }
-    if !key
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-    {
-        errs.push(
-            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. \
-             'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is \
-             '[-._a-zA-Z0-9]+')"
-                .to_string(),
-        );
-    }
-    if key == "." || key == ".." {
-        errs.push(format!("must not be '{key}'"));
-    } else if key.starts_with("..") {
-        errs.push("must not start with '..'".to_string());
-    }
-    errs
-}
-
-fn validate_env_from(sources: &[EnvFromSource], path: &Path<'_>, errors: &mut ErrorList) {
-    for (i, s) in sources.iter().enumerate() {
-        let p = path.index(i);
-        if !s.prefix.is_empty() {
-            invalid_all(
-                &p.child("prefix"),
-                &s.prefix,
-                is_env_var_name(&s.prefix),
-                errors,
-            );
-        }
-        match (&s.config_map_ref, &s.secret_ref) {
-            (Some(_), Some(_)) => errors.push(FieldError::invalid(
-                &p,
-                "",
-                "may not have more than one field specified at a time",
-            )),
-            (None, None) => errors.push(FieldError::invalid(
-                &p,
-                "",
-                "must specify one of: `configMapRef` or `secretRef`",
-            )),
-            _ => {}
-        }
-        for (field, name) in [
-            ("configMapRef", s.config_map_ref.as_ref().map(|r| &r.name)),
-            ("secretRef", s.secret_ref.as_ref().map(|r| &r.name)),
-        ] {
-            let Some(name) = name else { continue };
-            let source = p.child(field);
-            let np = source.child("name");
-            if name.is_empty() {
-                errors.push(FieldError::required(&np, ""));
-            } else {
-                invalid_all(&np, name, is_dns1123_subdomain(name), errors);
-            }
-        }
-    }
-}
-
-fn validate_mounts(
-    mounts: &[VolumeMount],
-    volumes: &HashSet<&str>,
-    path: &Path<'_>,
-    errors: &mut ErrorList,
-) {
-    let mut paths = HashSet::new();
-    for (i, m) in mounts.iter().enumerate() {
-        let p = path.index(i);
-        let name = p.child("name");
-        if m.name.is_empty() {
-            errors.push(FieldError::required(&name, ""));
-        } else if !volumes.contains(m.name.as_str()) {
-            errors.push(FieldError::invalid(
-                &name,
-                &m.name,
-                "not found: must be the name of a volume in spec.volumes",
-            ));
-        }
-        let mount_path = p.child("mountPath");
-        if m.mount_path.is_empty() {
-            errors.push(FieldError::required(&mount_path, ""));
-        } else if !paths.insert(m.mount_path.as_str()) {
-            errors.push(FieldError::invalid(
-                &mount_path,
-                &m.mount_path,
-                "must be unique",
-            ));
-        }
-        if !m.sub_path.is_empty() {
-            let sp = p.child("subPath");
-            if m.sub_path.starts_with('/') {
-                errors.push(FieldError::invalid(
-                    &sp,
-                    &m.sub_path,
-                    "must be a relative path",
-                ));
-            } else if m.sub_path.split('/').any(|part| part == "..") {
-                errors.push(FieldError::invalid(
-                    &sp,
-                    &m.sub_path,
-                    "must not contain '..'",
-                ));
-            }
-        }
-        if !m.sub_path.is_empty() && !m.sub_path_expr.is_empty() {
-            errors.push(FieldError::invalid(
-                &p.child("subPathExpr"),
-                &m.sub_path_expr,
-                "subPathExpr and subPath are mutually exclusive",
-            ));
-        }
-        if let Some(prop) = &m.mount_propagation {
-            one_of(
-                prop,
-                &p.child("mountPropagation"),
-                &["Bidirectional", "HostToContainer", "None"],
-                errors,
-            );
-        }
-        if let Some(rro) = &m.recursive_read_only {
-            one_of(
-                rro,
-                &p.child("recursiveReadOnly"),
-                &["Disabled", "IfPossible", "Enabled"],
-                errors,
-            );
-            if rro != "Disabled" && !m.read_only {
-                errors.push(FieldError::forbidden(
-                    &p.child("recursiveReadOnly"),
-                    "may only be specified when readOnly is true",
-                ));
-            }
-        }
-    }
-}
-
-// ----------------------------------------------------------------- probes
-
-fn validate_probe(probe: &Probe, path: &Path<'_>, kind: &str, errors: &mut ErrorList) {
-    match probe.handler_count() {
-        0 => errors.push(FieldError::required(path, "must specify a handler type")),
-        1 => {}
-        _ => errors.push(FieldError::forbidden(
-            path,
-            "may not specify more than 1 handler type",
-        )),
-    }
-    if let Some(e) = &probe.exec {
-        if e.command.is_empty() {
-            errors.push(FieldError::required(
-                &path.child("exec").child("command"),
-                "",
-            ));
-        }
-    }
-    if let Some(h) = &probe.http_get {
-        validate_http_get(h, &path.child("httpGet"), errors);
-    }
-    if let Some(t) = &probe.tcp_socket {
-        check_port_num_or_name(&t.port, &path.child("tcpSocket").child("port"), errors);
-    }
-    if let Some(g) = &probe.grpc {
-        check_port_number(g.port, &path.child("grpc").child("port"), errors);
-    }
-    check_non_negative(
-        probe.initial_delay_seconds,
-        &path.child("initialDelaySeconds"),
-        errors,
-    );
-    for (field, value) in [
-        ("timeoutSeconds", probe.timeout_seconds),
-        ("periodSeconds", probe.period_seconds),
-        ("successThreshold", probe.success_threshold),
-        ("failureThreshold", probe.failure_threshold),
-    ] {
-        // 0 means "not set" and is defaulted.
-        check_non_negative(value, &path.child(field), errors);
-    }
-    if kind != "readinessProbe" && probe.success_threshold > 1 {
-        errors.push(FieldError::invalid(
-            &path.child("successThreshold"),
-            probe.success_threshold,
-            "must be 1",
-        ));
-    }
-    if let Some(g) = probe.termination_grace_period_seconds {
-        let p = path.child("terminationGracePeriodSeconds");
-        if kind == "readinessProbe" {
-            errors.push(FieldError::invalid(
-                &p,
-                g,
-                "must not be set for readinessProbes",
-            ));
-        } else if g <= 0 {
-            errors.push(FieldError::invalid(&p, g, "must be greater than 0"));
-        }
-    }
-}
-
-fn validate_handler(h: &LifecycleHandler, path: &Path<'_>, errors: &mut ErrorList) {
-    match h.handler_count() {
-        0 => errors.push(FieldError::required(path, "must specify a handler type")),
-        1 => {}
-        _ => errors.push(FieldError::forbidden(
-            path,
-            "may not specify more than 1 handler type",
-        )),
-    }
-    if let Some(e) = &h.exec {
-        if e.command.is_empty() {
-            errors.push(FieldError::required(
-                &path.child("exec").child("command"),
-                "",
-            ));
-        }
-    }
-    if let Some(g) = &h.http_get {
-        validate_http_get(g, &path.child("httpGet"), errors);
-    }
-    if let Some(t) = &h.tcp_socket {
-        check_port_num_or_name(&t.port, &path.child("tcpSocket").child("port"), errors);
-    }
-    if let Some(s) = &h.sleep {
-        if s.seconds <= 0 {
-            errors.push(FieldError::invalid(
-                &path.child("sleep").child("seconds"),
-                s.seconds,
-                "must be greater than 0",
-            ));
-        }
-    }
-}
-
-fn validate_http_get(h: &HttpGetAction, path: &Path<'_>, errors: &mut ErrorList) {
-    check_port_num_or_name(&h.port, &path.child("port"), errors);
-    one_of(&h.scheme, &path.child("scheme"), &["HTTP", "HTTPS"], errors);
-    let headers = path.child("httpHeaders");
-    for (i, header) in h.http_headers.iter().enumerate() {
-        let valid = !header.name.is_empty()
-            && header
-                .name
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c));
-        if !valid {
-            errors.push(FieldError::invalid(
-                &headers.index(i).child("name"),
-                &header.name,
-                "a valid HTTP header must consist of alphanumeric characters or '-' (e.g. \
-                 'X-Header-Name', regex used for validation is '[-A-Za-z0-9]+')",
-            ));
-        }
-    }
-}
-
-fn check_port_num_or_name(port: &IntOrString, path: &Path<'_>, errors: &mut ErrorList) {
-    match port {
-        IntOrString::Int(n) => check_port_number(*n, path, errors),
-        IntOrString::String(s) if s.is_empty() => {
-            errors.push(FieldError::required(path, ""));
-        }
-        IntOrString::String(s) => invalid_all(path, s, is_valid_port_name(s), errors),
-    }
-}
-
-// -------------------------------------------------------------- resources
-
-/// Resource names a container may request besides extended (`domain/name`)
-/// and `hugepages-*` resources.
-const CONTAINER_RESOURCES: &[&str] = &["cpu", "memory", "ephemeral-storage"];
-
-fn is_container_resource(name: &str) -> bool {
-    CONTAINER_RESOURCES.contains(&name)
-        || name.starts_with("hugepages-")
-        || (name.contains('/')
-            && !name.starts_with("kubernetes.io/")
-            && !name.contains(".kubernetes.io/")
-            && is_qualified_name(name).is_empty())
-}
-
-fn validate_resource_list(list: &ResourceList, path: &Path<'_>, errors: &mut ErrorList) {
-    for (name, quantity) in list.iter() {
-        let p = path.key(name);
-        errors.extend(quantity_checks::validate(quantity, &p));
-    }
-}
-
-fn validate_resources(r: &ResourceRequirements, path: &Path<'_>, errors: &mut ErrorList) {
-    for (field, list) in [("limits", &r.limits), ("requests", &r.requests)] {
-        let lp = path.child(field);
-        for name in list.keys() {
-            if !is_container_resource(name) {
-                errors.push(FieldError::invalid(
-                    &lp.key(name),
-                    name,
-                    "must be a standard resource for containers",
-                ));
-            }
-        }
-        validate_resource_list(list, &lp, errors);
-    }
-    let requests = path.child("requests");
-    for (name, request) in r.requests.iter() {
-        let Some(limit) = r.limits.get(name) else {
-            if !CONTAINER_RESOURCES.contains(&name) && !name.starts_with("hugepages-") {
-                errors.push(FieldError::forbidden(
-                    &requests.key(name),
-                    "Limit must be set for non overcommitable resources",
-                ));
-            }
-            continue;
-        };
-        let Some(order) = quantity_checks::compare(request, limit) else {
-            continue; // unparsable: reported by validate_resource_list
-        };
-        if order == Ordering::Greater {
-            errors.push(FieldError::invalid(
-                &requests.key(name),
-                request.as_str(),
-                format!("must be less than or equal to {name} limit of {limit}"),
-            ));
-        } else if order != Ordering::Equal && !CONTAINER_RESOURCES.contains(&name) {
-            errors.push(FieldError::invalid(
-                &requests.key(name),
-                request.as_str(),
-                format!("must be equal to {name} limit of {limit}"),
-            ));
-        }
     }
 }
 
@@ -1753,24 +761,430 @@ fn validate_dns(spec: &PodSpec, path: &Path<'_>, errors: &mut ErrorList) {
 /// The checks that need quantity arithmetic and selector validation from
 /// `api::quantity` and `api::selector` (branch `api-selector`); they are
 /// wired here so the rest of the validator does not change when they land.
-mod quantity_checks {
+pub(super) mod quantity_checks {
     use std::cmp::Ordering;
 
     use crate::api::validation::{validate_labels, ErrorList, Path};
     use crate::api::{LabelSelector, Quantity};
 
     /// A quantity's syntax and sign.
-    pub(super) fn validate(_quantity: &Quantity, _path: &Path<'_>) -> ErrorList {
+    pub(crate) fn validate(_quantity: &Quantity, _path: &Path<'_>) -> ErrorList {
         ErrorList::new()
     }
 
     /// `a` compared with `b`, when both parse.
-    pub(super) fn compare(_a: &Quantity, _b: &Quantity) -> Option<Ordering> {
+    pub(crate) fn compare(_a: &Quantity, _b: &Quantity) -> Option<Ordering> {
         None
     }
 
     /// A label selector's keys, operators and values.
-    pub(super) fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
+    pub(crate) fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
         validate_labels(&selector.match_labels, &path.child("matchLabels"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::core::{
+        ContainerPort, EnvVar, EnvVarSource, ExecAction, HttpGetAction, Lifecycle,
+        LifecycleHandler, ObjectFieldSelector, Pod, PodDnsConfig, PodSchedulingGate, Probe,
+        SecretKeySelector, TcpSocketAction, Volume, VolumeMount,
+    };
+    use crate::api::validation::ErrorType;
+    use crate::api::{ObjectMeta, Resource};
+
+    fn valid_spec() -> PodSpec {
+        let mut c = Container::new("app", "nginx:1.27");
+        c.ports.push(ContainerPort {
+            name: "http".into(),
+            container_port: 80,
+            ..ContainerPort::default()
+        });
+        c.volume_mounts.push(VolumeMount {
+            name: "data".into(),
+            mount_path: "/data".into(),
+            ..VolumeMount::default()
+        });
+        PodSpec {
+            containers: vec![c],
+            volumes: vec![Volume::empty_dir("data")],
+            ..PodSpec::default()
+        }
+    }
+
+    use crate::api::core::Container;
+
+    fn probe() -> Box<Probe> {
+        Box::new(Probe {
+            tcp_socket: Some(TcpSocketAction {
+                port: 80.into(),
+                ..TcpSocketAction::default()
+            }),
+            ..Probe::default()
+        })
+    }
+
+    type Case = (
+        &'static str,
+        fn(&mut PodSpec),
+        &'static [(ErrorType, &'static str)],
+    );
+
+    #[test]
+    fn pod_spec_errors_name_the_field() {
+        use ErrorType::*;
+        let cases: &[Case] = &[
+            ("valid", |_| {}, &[]),
+            ("no containers", |s| s.containers.clear(), &[(Required, "spec.containers")]),
+            ("image required", |s| s.containers[0].image = "".into(), &[(Required, "spec.containers[0].image")]),
+            ("bad container name", |s| s.containers[0].name = "App".into(), &[(Invalid, "spec.containers[0].name")]),
+            (
+                "duplicate name across init and regular",
+                |s| s.init_containers.push(Container::new("app", "busybox")),
+                &[(Duplicate, "spec.containers[0].name")],
+            ),
+            ("port 0", |s| s.containers[0].ports[0].container_port = 0, &[(Required, "spec.containers[0].ports[0].containerPort")]),
+            ("port too big", |s| s.containers[0].ports[0].container_port = 70000, &[(Invalid, "spec.containers[0].ports[0].containerPort")]),
+            ("host port range", |s| s.containers[0].ports[0].host_port = -1, &[(Invalid, "spec.containers[0].ports[0].hostPort")]),
+            ("port name too long", |s| s.containers[0].ports[0].name = "a-very-long-port-name".into(), &[(Invalid, "spec.containers[0].ports[0].name")]),
+            ("port name digits only", |s| s.containers[0].ports[0].name = "8080".into(), &[(Invalid, "spec.containers[0].ports[0].name")]),
+            (
+                "duplicate port name",
+                |s| {
+                    let p = s.containers[0].ports[0].clone();
+                    s.containers[0].ports.push(ContainerPort { container_port: 81, ..p });
+                },
+                &[(Duplicate, "spec.containers[0].ports[1].name")],
+            ),
+            ("protocol", |s| s.containers[0].ports[0].protocol = "HTTP".into(), &[(NotSupported, "spec.containers[0].ports[0].protocol")]),
+            (
+                "hostNetwork needs hostPort == containerPort",
+                |s| {
+                    s.host_network = true;
+                    s.containers[0].ports[0].host_port = 8080;
+                },
+                &[(Invalid, "spec.containers[0].ports[0].hostPort")],
+            ),
+            ("volume name", |s| s.volumes[0].name = "Data_1".into(), &[(Invalid, "spec.volumes[0].name"), (Invalid, "spec.containers[0].volumeMounts[0].name")]),
+            (
+                "duplicate volume",
+                |s| s.volumes.push(Volume::empty_dir("data")),
+                &[(Duplicate, "spec.volumes[1].name")],
+            ),
+            ("no volume source", |s| s.volumes[0].empty_dir = None, &[(Required, "spec.volumes[0]")]),
+            (
+                "two volume sources",
+                |s| s.volumes[0].git_repo = Some(Box::new(crate::api::core::GitRepoVolumeSource { repository: "r".into(), ..Default::default() })),
+                &[(Forbidden, "spec.volumes[0].gitRepo")],
+            ),
+            ("mount of unknown volume", |s| s.containers[0].volume_mounts[0].name = "nope".into(), &[(Invalid, "spec.containers[0].volumeMounts[0].name")]),
+            ("mountPath required", |s| s.containers[0].volume_mounts[0].mount_path = "".into(), &[(Required, "spec.containers[0].volumeMounts[0].mountPath")]),
+            (
+                "env name",
+                |s| s.containers[0].env.push(EnvVar { name: "1BAD".into(), value: "x".into(), value_from: None }),
+                &[(Invalid, "spec.containers[0].env[0].name")],
+            ),
+            (
+                "env valueFrom with two sources",
+                |s| {
+                    s.containers[0].env.push(EnvVar {
+                        name: "A".into(),
+                        value: "".into(),
+                        value_from: Some(Box::new(EnvVarSource {
+                            field_ref: Some(ObjectFieldSelector { api_version: "v1".into(), field_path: "metadata.name".into() }),
+                            secret_key_ref: Some(SecretKeySelector { name: "s".into(), key: "k".into(), optional: None }),
+                            ..EnvVarSource::default()
+                        })),
+                    })
+                },
+                &[(Invalid, "spec.containers[0].env[0].valueFrom")],
+            ),
+            (
+                "env fieldRef path",
+                |s| {
+                    s.containers[0].env.push(EnvVar {
+                        name: "A".into(),
+                        value: "".into(),
+                        value_from: Some(Box::new(EnvVarSource {
+                            field_ref: Some(ObjectFieldSelector { api_version: "v1".into(), field_path: "spec.bogus".into() }),
+                            ..EnvVarSource::default()
+                        })),
+                    })
+                },
+                &[(NotSupported, "spec.containers[0].env[0].valueFrom.fieldRef.fieldPath")],
+            ),
+            ("restartPolicy", |s| s.restart_policy = "Sometimes".into(), &[(NotSupported, "spec.restartPolicy")]),
+            ("dnsPolicy", |s| s.dns_policy = "Google".into(), &[(NotSupported, "spec.dnsPolicy")]),
+            ("dnsPolicy None needs config", |s| s.dns_policy = "None".into(), &[(Required, "spec.dnsConfig")]),
+            (
+                "dnsConfig nameserver",
+                |s| s.dns_config = Some(Box::new(PodDnsConfig { nameservers: vec!["dns".into()], ..Default::default() })),
+                &[(Invalid, "spec.dnsConfig.nameservers[0]")],
+            ),
+            ("probe without handler", |s| s.containers[0].liveness_probe = Some(Box::default()), &[(Required, "spec.containers[0].livenessProbe")]),
+            (
+                "probe with two handlers",
+                |s| {
+                    let mut p = probe();
+                    p.exec = Some(ExecAction { command: vec!["true".into()] });
+                    s.containers[0].readiness_probe = Some(p);
+                },
+                &[(Forbidden, "spec.containers[0].readinessProbe")],
+            ),
+            (
+                "negative threshold",
+                |s| {
+                    let mut p = probe();
+                    p.failure_threshold = -1;
+                    s.containers[0].startup_probe = Some(p);
+                },
+                &[(Invalid, "spec.containers[0].startupProbe.failureThreshold")],
+            ),
+            (
+                "liveness success threshold must be 1",
+                |s| {
+                    let mut p = probe();
+                    p.success_threshold = 2;
+                    s.containers[0].liveness_probe = Some(p);
+                },
+                &[(Invalid, "spec.containers[0].livenessProbe.successThreshold")],
+            ),
+            (
+                "httpGet port name",
+                |s| {
+                    let mut p = probe();
+                    p.tcp_socket = None;
+                    p.http_get = Some(HttpGetAction { port: "http_port".into(), ..Default::default() });
+                    s.containers[0].liveness_probe = Some(p);
+                },
+                &[(Invalid, "spec.containers[0].livenessProbe.httpGet.port")],
+            ),
+            (
+                "probe on init container",
+                |s| {
+                    let mut c = Container::new("init", "busybox");
+                    c.readiness_probe = Some(probe());
+                    s.init_containers.push(c);
+                },
+                &[(Forbidden, "spec.initContainers[0].readinessProbe")],
+            ),
+            (
+                "probe on sidecar is fine",
+                |s| {
+                    let mut c = Container::new("proxy", "envoy");
+                    c.restart_policy = Some("Always".into());
+                    c.readiness_probe = Some(probe());
+                    s.init_containers.push(c);
+                },
+                &[],
+            ),
+            ("restartPolicy on regular container", |s| s.containers[0].restart_policy = Some("Always".into()), &[(Forbidden, "spec.containers[0].restartPolicy")]),
+            (
+                "lifecycle handler required",
+                |s| s.containers[0].lifecycle = Some(Box::new(Lifecycle { pre_stop: Some(LifecycleHandler::default()), post_start: None })),
+                &[(Required, "spec.containers[0].lifecycle.preStop")],
+            ),
+            ("imagePullPolicy", |s| s.containers[0].image_pull_policy = "Sometimes".into(), &[(NotSupported, "spec.containers[0].imagePullPolicy")]),
+            (
+                "unsupported resource name",
+                |s| {
+                    s.containers[0].resources.limits.insert("gpu", crate::api::Quantity::from("1"));
+                },
+                &[(Invalid, "spec.containers[0].resources.limits[gpu]")],
+            ),
+            (
+                "extended resource needs a limit",
+                |s| {
+                    s.containers[0].resources.requests.insert("example.com/gpu", crate::api::Quantity::from("1"));
+                },
+                &[(Forbidden, "spec.containers[0].resources.requests[example.com/gpu]")],
+            ),
+            ("negative grace period", |s| s.termination_grace_period_seconds = Some(-1), &[(Invalid, "spec.terminationGracePeriodSeconds")]),
+            ("zero deadline", |s| s.active_deadline_seconds = Some(0), &[(Invalid, "spec.activeDeadlineSeconds")]),
+            (
+                "toleration Exists with value",
+                |s| s.tolerations.push(Toleration { key: "k".into(), operator: "Exists".into(), value: "v".into(), ..Default::default() }),
+                &[(Invalid, "spec.tolerations[0].operator")],
+            ),
+            (
+                "toleration effect",
+                |s| s.tolerations.push(Toleration { key: "k".into(), value: "v".into(), effect: "NoRun".into(), ..Default::default() }),
+                &[(NotSupported, "spec.tolerations[0].effect")],
+            ),
+            (
+                "toleration seconds need NoExecute",
+                |s| s.tolerations.push(Toleration { key: "k".into(), operator: "Exists".into(), effect: "NoSchedule".into(), toleration_seconds: Some(5), ..Default::default() }),
+                &[(Invalid, "spec.tolerations[0].effect")],
+            ),
+            (
+                "empty key needs Exists",
+                |s| s.tolerations.push(Toleration { operator: "Equal".into(), ..Default::default() }),
+                &[(Invalid, "spec.tolerations[0].operator")],
+            ),
+            ("nodeSelector value", |s| {
+                s.node_selector.insert("disk", "s s d");
+            }, &[(Invalid, "spec.nodeSelector[disk]")]),
+            ("hostname", |s| s.hostname = "web.0".into(), &[(Invalid, "spec.hostname")]),
+            ("subdomain", |s| s.subdomain = "Web".into(), &[(Invalid, "spec.subdomain")]),
+            ("priorityClassName", |s| s.priority_class_name = "High".into(), &[(Invalid, "spec.priorityClassName")]),
+            ("preemptionPolicy", |s| s.preemption_policy = Some("Always".into()), &[(NotSupported, "spec.preemptionPolicy")]),
+            ("serviceAccountName", |s| s.service_account_name = "my_sa".into(), &[(Invalid, "spec.serviceAccountName")]),
+            (
+                "topology spread",
+                |s| {
+                    s.topology_spread_constraints.push(TopologySpreadConstraint { max_skew: 0, when_unsatisfiable: "Maybe".into(), ..Default::default() });
+                },
+                &[
+                    (Invalid, "spec.topologySpreadConstraints[0].maxSkew"),
+                    (Required, "spec.topologySpreadConstraints[0].topologyKey"),
+                    (NotSupported, "spec.topologySpreadConstraints[0].whenUnsatisfiable"),
+                ],
+            ),
+            (
+                "node affinity operator and weight",
+                |s| {
+                    let term = crate::api::core::NodeSelectorTerm {
+                        match_expressions: vec![crate::api::core::NodeSelectorRequirement { key: "zone".into(), operator: "Exists".into(), values: vec!["a".into()] }],
+                        ..Default::default()
+                    };
+                    s.affinity = Some(Box::new(Affinity {
+                        node_affinity: Some(crate::api::core::NodeAffinity {
+                            required_during_scheduling_ignored_during_execution: Some(crate::api::core::NodeSelector { node_selector_terms: vec![term.clone()] }),
+                            preferred_during_scheduling_ignored_during_execution: vec![crate::api::core::PreferredSchedulingTerm { weight: 0, preference: Default::default() }],
+                        }),
+                        ..Default::default()
+                    }));
+                },
+                &[
+                    (Forbidden, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values"),
+                    (Invalid, "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight"),
+                ],
+            ),
+            (
+                "pod anti-affinity topologyKey",
+                |s| {
+                    s.affinity = Some(Box::new(Affinity {
+                        pod_anti_affinity: Some(crate::api::core::PodAntiAffinity {
+                            required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm::default()],
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }));
+                },
+                &[(Required, "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey")],
+            ),
+            (
+                "scheduling gates unique",
+                |s| s.scheduling_gates = vec![PodSchedulingGate { name: "a".into() }, PodSchedulingGate { name: "a".into() }],
+                &[(Duplicate, "spec.schedulingGates[1]")],
+            ),
+        ];
+        for (name, mutate, want) in cases {
+            let mut spec = valid_spec();
+            mutate(&mut spec);
+            let got: Vec<(ErrorType, String)> = validate_pod_spec(&spec, &Path::root("spec"))
+                .into_iter()
+                .map(|e| (e.kind, e.field))
+                .collect();
+            let want: Vec<(ErrorType, String)> =
+                want.iter().map(|(k, f)| (*k, f.to_string())).collect();
+            assert_eq!(got, want, "case {name:?}");
+        }
+    }
+
+    #[test]
+    fn template_paths_and_labels() {
+        let mut t = PodTemplateSpec {
+            metadata: ObjectMeta::default(),
+            spec: valid_spec(),
+        };
+        t.metadata.labels.insert("app", "bad value");
+        t.spec.containers[0].image = "".into();
+        let errors = validate_pod_template_spec(&t, &Path::root("spec").child("template"));
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.template.metadata.labels[app]",
+                "spec.template.spec.containers[0].image"
+            ]
+        );
+        assert_eq!(
+            errors.iter().nth(1).unwrap().to_string(),
+            "spec.template.spec.containers[0].image: Required value"
+        );
+    }
+
+    fn pod(spec: PodSpec) -> Pod {
+        let mut pod = Pod {
+            metadata: ObjectMeta::namespaced("default", "web"),
+            spec,
+            ..Pod::default()
+        };
+        pod.apply_defaults();
+        pod
+    }
+
+    #[test]
+    fn pod_updates_only_change_what_is_mutable() {
+        let old = pod(valid_spec());
+        let mut new = old.clone();
+        new.spec.containers[0].image = "nginx:1.28".into();
+        new.spec.active_deadline_seconds = Some(600);
+        new.spec.tolerations.push(Toleration {
+            key: "k".into(),
+            operator: "Exists".into(),
+            ..Default::default()
+        });
+        assert!(
+            new.validate_update(&old).is_empty(),
+            "{}",
+            new.validate_update(&old)
+        );
+
+        let mut changed = old.clone();
+        changed.spec.containers[0].ports[0].container_port = 81;
+        let errors = changed.validate_update(&old);
+        assert_eq!(errors.len(), 1);
+        let e = errors.iter().next().unwrap();
+        assert_eq!((e.kind, e.field.as_str()), (ErrorType::Forbidden, "spec"));
+        assert!(e
+            .detail
+            .starts_with("pod updates may not change fields other than"));
+
+        let mut longer = new.clone();
+        longer.spec.active_deadline_seconds = Some(700);
+        assert_eq!(
+            longer.validate_update(&new).to_string(),
+            "spec.activeDeadlineSeconds: Invalid value: 700: must be less than or equal to previous value"
+        );
+
+        let mut removed = new.clone();
+        removed.spec.tolerations.clear();
+        assert_eq!(
+            removed.validate_update(&new).to_string(),
+            "spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds"
+        );
+
+        let mut gated = old.clone();
+        gated
+            .spec
+            .scheduling_gates
+            .push(PodSchedulingGate { name: "g".into() });
+        let mut ungated = gated.clone();
+        ungated.spec.scheduling_gates.clear();
+        assert!(ungated.validate_update(&gated).is_empty());
+        assert_eq!(
+            gated.validate_update(&ungated).to_string(),
+            "spec.schedulingGates: Forbidden: only deletion is allowed, but found new scheduling gate 'g'"
+        );
+
+        let mut renamed = old.clone();
+        renamed.metadata.name = "other".into();
+        assert_eq!(
+            renamed.validate_update(&old).to_string(),
+            "metadata.name: Invalid value: \"name\": field is immutable"
+        );
     }
 }
