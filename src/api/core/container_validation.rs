@@ -3,11 +3,12 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::pod_validation::{check_id, check_non_negative, invalid_all, one_of, quantity_checks};
+use super::pod_validation::{check_id, check_non_negative, invalid_all, one_of};
 use super::{
     Container, EnvFromSource, EnvVar, EphemeralContainer, HttpGetAction, LifecycleHandler, Probe,
     ResourceRequirements, VolumeMount,
 };
+use crate::api::quantity::validate_resource_list as validate_resource_list_quantities;
 use crate::api::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, ErrorList, FieldError, Path,
 };
@@ -725,10 +726,7 @@ fn is_container_resource(name: &str) -> bool {
 }
 
 pub(super) fn validate_resource_list(list: &ResourceList, path: &Path<'_>, errors: &mut ErrorList) {
-    for (name, quantity) in list.iter() {
-        let p = path.key(name);
-        errors.extend(quantity_checks::validate(quantity, &p));
-    }
+    errors.extend(validate_resource_list_quantities(list, path));
 }
 
 pub(super) fn validate_resources(
@@ -760,7 +758,7 @@ pub(super) fn validate_resources(
             }
             continue;
         };
-        let Some(order) = quantity_checks::compare(request, limit) else {
+        let Some(order) = request.compare(limit) else {
             continue; // unparsable: reported by validate_resource_list
         };
         if order == Ordering::Greater {

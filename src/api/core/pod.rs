@@ -628,6 +628,7 @@ mod tests {
         );
         assert!(pod.spec.host_pid && pod.spec.host_ipc);
         assert_eq!(pod.spec.set_hostname_as_fqdn, Some(true));
+        assert!(unknown_fields(&field_rich_pod().to_string()).is_empty());
     }
 
     #[test]

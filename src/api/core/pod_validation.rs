@@ -613,7 +613,9 @@ fn validate_pod_affinity_term(term: &PodAffinityTerm, path: &Path<'_>, errors: &
 }
 
 fn validate_selector(selector: &LabelSelector, path: &Path<'_>, errors: &mut ErrorList) {
-    errors.extend(quantity_checks::validate_selector(selector, path));
+    errors.extend(crate::api::selector::validate_label_selector(
+        selector, path,
+    ));
 }
 
 fn validate_topology_spread(
@@ -755,31 +757,6 @@ fn validate_dns(spec: &PodSpec, path: &Path<'_>, errors: &mut ErrorList) {
                 "Option.Name must not be empty",
             ));
         }
-    }
-}
-
-/// The checks that need quantity arithmetic and selector validation from
-/// `api::quantity` and `api::selector` (branch `api-selector`); they are
-/// wired here so the rest of the validator does not change when they land.
-pub(super) mod quantity_checks {
-    use std::cmp::Ordering;
-
-    use crate::api::validation::{validate_labels, ErrorList, Path};
-    use crate::api::{LabelSelector, Quantity};
-
-    /// A quantity's syntax and sign.
-    pub(crate) fn validate(_quantity: &Quantity, _path: &Path<'_>) -> ErrorList {
-        ErrorList::new()
-    }
-
-    /// `a` compared with `b`, when both parse.
-    pub(crate) fn compare(_a: &Quantity, _b: &Quantity) -> Option<Ordering> {
-        None
-    }
-
-    /// A label selector's keys, operators and values.
-    pub(crate) fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
-        validate_labels(&selector.match_labels, &path.child("matchLabels"))
     }
 }
 
@@ -999,6 +976,62 @@ mod tests {
                     s.containers[0].resources.requests.insert("example.com/gpu", crate::api::Quantity::from("1"));
                 },
                 &[(Forbidden, "spec.containers[0].resources.requests[example.com/gpu]")],
+            ),
+            (
+                "request above limit",
+                |s| {
+                    let r = &mut s.containers[0].resources;
+                    r.limits.insert("memory", crate::api::Quantity::from("1Gi"));
+                    r.requests.insert("memory", crate::api::Quantity::from("1025Mi"));
+                },
+                &[(Invalid, "spec.containers[0].resources.requests[memory]")],
+            ),
+            (
+                "request equal to limit in other units",
+                |s| {
+                    let r = &mut s.containers[0].resources;
+                    r.limits.insert("cpu", crate::api::Quantity::from("1"));
+                    r.requests.insert("cpu", crate::api::Quantity::from("1000m"));
+                },
+                &[],
+            ),
+            (
+                "malformed quantity",
+                |s| {
+                    s.containers[0].resources.requests.insert("cpu", crate::api::Quantity::from("1 core"));
+                },
+                &[(Invalid, "spec.containers[0].resources.requests[cpu]")],
+            ),
+            (
+                "negative quantity",
+                |s| {
+                    s.containers[0].resources.limits.insert("memory", crate::api::Quantity::from("-1Mi"));
+                },
+                &[(Invalid, "spec.containers[0].resources.limits[memory]")],
+            ),
+            (
+                "affinity selector operator",
+                |s| {
+                    s.affinity = Some(Box::new(Affinity {
+                        pod_affinity: Some(crate::api::core::PodAffinity {
+                            required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm {
+                                topology_key: "kubernetes.io/hostname".into(),
+                                label_selector: Some(LabelSelector {
+                                    match_expressions: vec![crate::api::LabelSelectorRequirement {
+                                        key: "app".into(),
+                                        operator: "Equals".into(),
+                                        values: vec!["web".into()],
+                                    }],
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }));
+                },
+                &[(Invalid, "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].operator")],
             ),
             ("negative grace period", |s| s.termination_grace_period_seconds = Some(-1), &[(Invalid, "spec.terminationGracePeriodSeconds")]),
             ("zero deadline", |s| s.active_deadline_seconds = Some(0), &[(Invalid, "spec.activeDeadlineSeconds")]),
