@@ -288,9 +288,10 @@ fn validate_ports(c: &Container, path: &Path<'_>, host_network: bool, errors: &m
 /// digit.
 pub fn is_env_var_name(name: &str) -> Vec<String> {
     let mut errs = Vec::new();
-    let valid = name
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
         && !name.as_bytes().first().is_some_and(u8::is_ascii_digit);
     if !valid {
         errs.push(
@@ -774,5 +775,45 @@ pub(super) fn validate_resources(
                 format!("must be equal to {name} limit of {limit}"),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_names_follow_iana_rules() {
+        for ok in ["http", "http-alt", "h2c", "a1", "metrics-9100"] {
+            assert!(is_valid_port_name(ok).is_empty(), "{ok}");
+        }
+        for (bad, why) in [
+            ("sixteen-chars-xx", "must be no more than 15 characters"),
+            (
+                "Http",
+                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+            ),
+            ("http--alt", "must not contain consecutive hyphens"),
+            ("8080", "must contain at least one letter (a-z)"),
+            ("-http", "must not begin or end with a hyphen"),
+        ] {
+            assert_eq!(is_valid_port_name(bad), vec![why.to_string()], "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_names_and_config_keys() {
+        for ok in ["PATH", "my.env-name", "_x", "MyEnvName1"] {
+            assert!(is_env_var_name(ok).is_empty(), "{ok}");
+        }
+        for bad in ["1X", "A B", "A=B", "", ".."] {
+            assert!(!is_env_var_name(bad).is_empty(), "{bad:?}");
+        }
+        assert!(is_config_map_key("app.properties").is_empty());
+        assert!(!is_config_map_key("a/b").is_empty());
+        assert_eq!(
+            is_config_map_key(".."),
+            vec!["must not be '..'".to_string()]
+        );
     }
 }

@@ -6,6 +6,24 @@
 //! Defaulting lives in [`default_pod_spec`] (shared with the workload kinds),
 //! validation in [`validate_pod_spec`] and [`validate_pod_template_spec`],
 //! and the quality-of-service class in [`qos_class`](super::qos_class).
+//!
+//! ```
+//! use keelson::api::core::{Pod, QosClass};
+//! use keelson::api::Resource;
+//!
+//! let json = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kubia-manual"},
+//!   "spec":{"containers":[{"name":"kubia","image":"luksa/kubia","ports":[{"containerPort":8080}]}]}}"#;
+//! let mut pod: Pod = serde_json::from_str(json).unwrap();
+//! pod.apply_defaults();
+//! assert_eq!(pod.spec.restart_policy, "Always");
+//! assert_eq!(pod.spec.containers[0].image_pull_policy, "Always"); // no tag: latest
+//! assert_eq!(pod.spec.containers[0].ports[0].protocol, "TCP");
+//! assert!(pod.validate().is_empty());
+//! assert_eq!(pod.qos_class(), QosClass::BestEffort);
+//!
+//! pod.spec.containers[0].image = "".into();
+//! assert_eq!(pod.validate().to_string(), "spec.containers[0].image: Required value");
+//! ```
 use serde::{Deserialize, Serialize};
 
 use super::pod_defaults;

@@ -1,7 +1,9 @@
 //! Validation of pods and pod templates, following Kubernetes'
-//! `ValidatePodSpec` for the mistakes users make: container names, images,
-//! ports, environment, volumes and mounts, probes, resources, tolerations,
-//! affinity, topology spread, DNS and host names.
+//! `ValidatePodSpec` for the mistakes users make. This file holds the
+//! pod-level rules (container name uniqueness, restart and DNS policy,
+//! node selector, host names, tolerations, affinity, topology spread,
+//! scheduling gates, resource claims) and the update rules; containers are
+//! checked in `container_validation.rs` and volumes in `volume_validation.rs`.
 //!
 //! Fields that defaulting fills (`restartPolicy`, `dnsPolicy`, port
 //! `protocol`, `imagePullPolicy`, ...) are accepted when empty, so a spec
