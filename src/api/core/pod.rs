@@ -826,6 +826,30 @@ mod tests {
     }
 
     #[test]
+    fn benchmark_pod_is_defaulted_valid_and_burstable() {
+        let text = include_str!("../../../benches/data/pod.json");
+        let pod: Pod = serde_json::from_str(text).unwrap();
+        let mut defaulted = pod.clone();
+        defaulted.apply_defaults();
+        assert_eq!(
+            defaulted, pod,
+            "a pod read back from the API server is fully defaulted"
+        );
+        assert!(pod.validate().is_empty(), "{}", pod.validate());
+        assert_eq!(pod.qos_class().as_str(), pod.status.qos_class.as_str());
+        assert!(unknown_fields(text).is_empty());
+        let mut input: Value = serde_json::from_str(text).unwrap();
+        for c in input["status"]["conditions"].as_array_mut().unwrap() {
+            c.as_object_mut().unwrap().remove("lastProbeTime");
+        }
+        input["status"]["containerStatuses"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("lastState");
+        assert_eq!(serde_json::to_value(&pod).unwrap(), input);
+    }
+
+    #[test]
     fn sizes() {
         use std::mem::size_of;
         println!(
