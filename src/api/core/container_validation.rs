@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::pod_validation::{check_id, check_non_negative, invalid_all, one_of};
+use super::pod_validation::{check_id, check_non_negative, invalid_all, one_of, validate_profile};
 use super::{
     Container, EnvFromSource, EnvVar, EphemeralContainer, HttpGetAction, LifecycleHandler, Probe,
     ResourceRequirements, VolumeMount,
@@ -137,6 +137,22 @@ pub(super) fn validate_container(
                 "",
                 "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
             ));
+        }
+        if let Some(profile) = &sc.seccomp_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("seccompProfile"),
+                errors,
+            );
+        }
+        if let Some(profile) = &sc.app_armor_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("appArmorProfile"),
+                errors,
+            );
         }
         if let Some(m) = &sc.proc_mount {
             one_of(m, &p.child("procMount"), &["Default", "Unmasked"], errors);

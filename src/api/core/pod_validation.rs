@@ -15,7 +15,7 @@ use super::container_validation::{
 };
 use super::volume_validation::validate_volumes;
 use super::{
-    Affinity, NodeSelectorTerm, PodAffinityTerm, PodSpec, PodTemplateSpec, Toleration,
+    Affinity, Container, NodeSelectorTerm, PodAffinityTerm, PodSpec, PodTemplateSpec, Toleration,
     TopologySpreadConstraint,
 };
 use crate::api::validation::{
@@ -46,11 +46,26 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path<'_>) -> ErrorList {
         validate_container(c, &p, &volumes, spec.host_network, false, &mut errors);
         check_name_unique(&c.name, &p, &mut names, &mut errors);
     }
+    check_host_port_conflicts(&spec.init_containers, &init_path, &mut errors);
+    check_host_port_conflicts(&spec.containers, &containers_path, &mut errors);
     let ephemeral_path = path.child("ephemeralContainers");
     for (i, c) in spec.ephemeral_containers.iter().enumerate() {
         let p = ephemeral_path.index(i);
         validate_ephemeral_container(c, &p, &volumes, &mut errors);
-        check_name_unique(&c.name, &p, &mut names, &mut errors);
+        if !c.target_container_name.is_empty()
+            && !spec
+                .all_containers()
+                .any(|other| other.name == c.target_container_name)
+        {
+            errors.push(FieldError::invalid(
+                &p.child("targetContainerName"),
+                &c.target_container_name,
+                "not found: must be the name of a container or init container",
+            ));
+        }
+    }
+    for (i, c) in spec.ephemeral_containers.iter().enumerate() {
+        check_name_unique(&c.name, &ephemeral_path.index(i), &mut names, &mut errors);
     }
 
     one_of(
@@ -148,6 +163,39 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path<'_>) -> ErrorList {
         let groups = p.child("supplementalGroups");
         for (i, g) in sc.supplemental_groups.iter().enumerate() {
             check_id(*g, &groups.index(i), &mut errors);
+        }
+        if let Some(profile) = &sc.seccomp_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("seccompProfile"),
+                &mut errors,
+            );
+        }
+        if let Some(profile) = &sc.app_armor_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("appArmorProfile"),
+                &mut errors,
+            );
+        }
+        let sysctls = p.child("sysctls");
+        let mut seen = HashSet::new();
+        for (i, sysctl) in sc.sysctls.iter().enumerate() {
+            let item = sysctls.index(i);
+            let sp = item.child("name");
+            if sysctl.name.is_empty() {
+                errors.push(FieldError::required(&sp, ""));
+            } else if !is_sysctl_name(&sysctl.name) {
+                errors.push(FieldError::invalid(
+                    &sp,
+                    &sysctl.name,
+                    "must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$",
+                ));
+            } else if !seen.insert(sysctl.name.as_str()) {
+                errors.push(FieldError::duplicate(&sp, &sysctl.name));
+            }
         }
         if let Some(policy) = &sc.fs_group_change_policy {
             one_of(
@@ -258,8 +306,91 @@ pub fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path<'_>) -> Error
         &t.metadata.annotations,
         &meta.child("annotations"),
     ));
-    errors.extend(validate_pod_spec(&t.spec, &path.child("spec")));
+    let spec = path.child("spec");
+    errors.extend(validate_pod_spec(&t.spec, &spec));
+    if !t.spec.ephemeral_containers.is_empty() {
+        errors.push(FieldError::forbidden(
+            &spec.child("ephemeralContainers"),
+            "ephemeral containers not allowed in pod template",
+        ));
+    }
     errors
+}
+
+/// Host ports must be unique per protocol and host IP within a container
+/// list (`spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"`).
+fn check_host_port_conflicts(containers: &[Container], path: &Path<'_>, errors: &mut ErrorList) {
+    let mut seen = HashSet::new();
+    for (i, c) in containers.iter().enumerate() {
+        let cp = path.index(i);
+        let ports = cp.child("ports");
+        for (j, port) in c.ports.iter().enumerate() {
+            if port.host_port == 0 {
+                continue;
+            }
+            let protocol = if port.protocol.is_empty() {
+                "TCP"
+            } else {
+                &port.protocol
+            };
+            let key = format!("{protocol}/{}/{}", port.host_ip, port.host_port);
+            if !seen.insert(key.clone()) {
+                errors.push(FieldError::duplicate(
+                    &ports.index(j).child("hostPort"),
+                    key,
+                ));
+            }
+        }
+    }
+}
+
+/// Validates a seccomp or AppArmor profile: a supported type, and a
+/// `localhostProfile` exactly when the type is `Localhost`.
+pub(super) fn validate_profile(
+    type_: &str,
+    localhost_profile: Option<&str>,
+    path: &Path<'_>,
+    errors: &mut ErrorList,
+) {
+    let tp = path.child("type");
+    if type_.is_empty() {
+        errors.push(FieldError::required(&tp, ""));
+    } else {
+        one_of(
+            type_,
+            &tp,
+            &["Localhost", "RuntimeDefault", "Unconfined"],
+            errors,
+        );
+    }
+    let lp = path.child("localhostProfile");
+    match (type_ == "Localhost", localhost_profile) {
+        (true, None) | (true, Some("")) => errors.push(FieldError::required(
+            &lp,
+            "must be set when seccomp type is Localhost",
+        )),
+        (false, Some(profile)) => errors.push(FieldError::invalid(
+            &lp,
+            profile,
+            "can only be set when seccomp type is Localhost",
+        )),
+        _ => {}
+    }
+}
+
+/// A sysctl name: dot- or slash-separated segments of lower-case
+/// alphanumerics, `-` and `_`, each starting and ending alphanumeric.
+fn is_sysctl_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split(['.', '/']).all(|seg| {
+            let b = seg.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|&c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
+                })
+        })
 }
 
 /// What a pod update may change, as Kubernetes words it.
@@ -1035,6 +1166,54 @@ mod tests {
                 },
                 &[(Invalid, "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].operator")],
             ),
+            (
+                "host port conflict",
+                |s| {
+                    s.containers[0].ports[0].host_port = 8080;
+                    let mut c = Container::new("other", "nginx");
+                    c.ports.push(ContainerPort { container_port: 81, host_port: 8080, ..Default::default() });
+                    s.containers.push(c);
+                },
+                &[(Duplicate, "spec.containers[1].ports[0].hostPort")],
+            ),
+            (
+                "ephemeral target must exist",
+                |s| {
+                    s.ephemeral_containers.push(crate::api::core::EphemeralContainer {
+                        name: "debug".into(),
+                        image: "busybox".into(),
+                        target_container_name: "nope".into(),
+                        ..Default::default()
+                    })
+                },
+                &[(Invalid, "spec.ephemeralContainers[0].targetContainerName")],
+            ),
+            (
+                "seccomp localhost needs a profile",
+                |s| {
+                    let sc = crate::api::core::SecurityContext {
+                        seccomp_profile: Some(crate::api::core::SeccompProfile { type_: "Localhost".into(), localhost_profile: None }),
+                        ..Default::default()
+                    };
+                    s.containers[0].security_context = Some(Box::new(sc));
+                },
+                &[(Required, "spec.containers[0].securityContext.seccompProfile.localhostProfile")],
+            ),
+            (
+                "pod seccomp type and sysctl name",
+                |s| {
+                    let sc = crate::api::core::PodSecurityContext {
+                        seccomp_profile: Some(crate::api::core::SeccompProfile { type_: "Strict".into(), localhost_profile: None }),
+                        sysctls: vec![crate::api::core::Sysctl { name: "Net.Core".into(), value: "1".into() }],
+                        ..Default::default()
+                    };
+                    s.security_context = Some(Box::new(sc));
+                },
+                &[
+                    (NotSupported, "spec.securityContext.seccompProfile.type"),
+                    (Invalid, "spec.securityContext.sysctls[0].name"),
+                ],
+            ),
             ("negative grace period", |s| s.termination_grace_period_seconds = Some(-1), &[(Invalid, "spec.terminationGracePeriodSeconds")]),
             ("zero deadline", |s| s.active_deadline_seconds = Some(0), &[(Invalid, "spec.activeDeadlineSeconds")]),
             (
@@ -1136,13 +1315,21 @@ mod tests {
         };
         t.metadata.labels.insert("app", "bad value");
         t.spec.containers[0].image = "".into();
+        t.spec
+            .ephemeral_containers
+            .push(crate::api::core::EphemeralContainer {
+                name: "debug".into(),
+                image: "busybox".into(),
+                ..Default::default()
+            });
         let errors = validate_pod_template_spec(&t, &Path::root("spec").child("template"));
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             [
                 "spec.template.metadata.labels[app]",
-                "spec.template.spec.containers[0].image"
+                "spec.template.spec.containers[0].image",
+                "spec.template.spec.ephemeralContainers"
             ]
         );
         assert_eq!(
