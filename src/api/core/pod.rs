@@ -632,6 +632,7 @@ mod tests {
         let pod = round_trip(field_rich_pod());
         assert_eq!(pod.spec.volumes.len(), 12);
         assert_eq!(pod.spec.volumes[11].sources(), vec!["awsElasticBlockStore"]);
+        assert!(pod.spec.volumes.iter().all(|v| v.source_count() == 1));
         let web = &pod.spec.containers[0];
         assert_eq!(web.ports[1].host_ip, "0.0.0.0");
         assert_eq!(
