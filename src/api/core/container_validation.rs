@@ -12,7 +12,7 @@ use crate::api::quantity::validate_resource_list as validate_resource_list_quant
 use crate::api::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, ErrorList, FieldError, Path,
 };
-use crate::api::{IntOrString, ResourceList};
+use crate::api::{IntOrString, Quantity, ResourceList};
 
 pub(super) fn validate_container(
     c: &Container,
@@ -767,7 +767,8 @@ pub(super) fn validate_resources(
     let requests = path.child("requests");
     for (name, request) in r.requests.iter() {
         let Some(limit) = r.limits.get(name) else {
-            if !CONTAINER_RESOURCES.contains(&name) && !name.starts_with("hugepages-") {
+            // Only cpu, memory and ephemeral-storage may be overcommitted.
+            if !CONTAINER_RESOURCES.contains(&name) {
                 errors.push(FieldError::forbidden(
                     &requests.key(name),
                     "Limit must be set for non overcommitable resources",
@@ -778,6 +779,9 @@ pub(super) fn validate_resources(
         let Some(order) = request.compare(limit) else {
             continue; // unparsable: reported by validate_resource_list
         };
+        // Kubernetes prints both quantities in canonical form.
+        let canonical = |q: &Quantity| q.canonical().unwrap_or_else(|_| q.clone());
+        let (request, limit) = (canonical(request), canonical(limit));
         if order == Ordering::Greater {
             errors.push(FieldError::invalid(
                 &requests.key(name),

@@ -1120,6 +1120,15 @@ mod tests {
                 &[(Invalid, "spec.containers[0].resources.requests[memory]")],
             ),
             (
+                "hugepages are not overcommitable",
+                |s| {
+                    let r = &mut s.containers[0].resources;
+                    r.requests.insert("hugepages-2Mi", crate::api::Quantity::from("2Mi"));
+                    r.requests.insert("memory", crate::api::Quantity::from("1Gi"));
+                },
+                &[(Forbidden, "spec.containers[0].resources.requests[hugepages-2Mi]")],
+            ),
+            (
                 "request equal to limit in other units",
                 |s| {
                     let r = &mut s.containers[0].resources;
@@ -1305,6 +1314,20 @@ mod tests {
                 want.iter().map(|(k, f)| (*k, f.to_string())).collect();
             assert_eq!(got, want, "case {name:?}");
         }
+    }
+
+    #[test]
+    fn request_above_limit_message() {
+        let mut spec = valid_spec();
+        let r = &mut spec.containers[0].resources;
+        r.limits
+            .insert("memory", crate::api::Quantity::from("1024Mi"));
+        r.requests
+            .insert("memory", crate::api::Quantity::from("2Gi"));
+        assert_eq!(
+            validate_pod_spec(&spec, &Path::root("spec")).to_string(),
+            "spec.containers[0].resources.requests[memory]: Invalid value: \"2Gi\": must be less than or equal to memory limit of 1Gi"
+        );
     }
 
     #[test]
