@@ -39,7 +39,10 @@ use crate::api::validation::{ErrorList, Path};
 use crate::api::{ObjectMeta, ResourceList, Str, StringMap};
 
 pub use super::pod_defaults::{default_pod_spec, default_pod_template_spec};
-pub use super::pod_validation::{validate_pod_spec, validate_pod_template_spec};
+pub use super::pod_validation::{
+    validate_pod_spec, validate_pod_spec_update, validate_pod_status_update,
+    validate_pod_template_spec,
+};
 
 /// `restartPolicy: Always` (the default).
 pub const RESTART_ALWAYS: &str = "Always";

@@ -378,6 +378,122 @@ pub(super) fn validate_profile(
     }
 }
 
+/// Validates a status update of a pod (`pods/status`, what the kubelet
+/// writes): metadata may not change identity, the phase is known, IPs are
+/// valid and unique with the primary first, restart counts are not negative.
+pub fn validate_pod_status_update(new: &super::Pod, old: &super::Pod) -> ErrorList {
+    let mut errors =
+        crate::api::validation::validate_object_meta_update(&new.metadata, &old.metadata);
+    let status = &new.status;
+    let path = Path::root("status");
+    one_of(
+        &status.phase,
+        &path.child("phase"),
+        &["Pending", "Running", "Succeeded", "Failed", "Unknown"],
+        &mut errors,
+    );
+    // Terminal phases are final.
+    if matches!(old.status.phase.as_str(), "Succeeded" | "Failed")
+        && status.phase != old.status.phase
+    {
+        errors.push(FieldError::forbidden(
+            &path.child("phase"),
+            format!(
+                "cannot transition from terminal phase {:?} to {:?}",
+                old.status.phase.as_str(),
+                status.phase.as_str()
+            ),
+        ));
+    }
+    let conditions = path.child("conditions");
+    for (i, c) in status.conditions.iter().enumerate() {
+        let p = conditions.index(i);
+        if c.type_.is_empty() {
+            errors.push(FieldError::required(&p.child("type"), ""));
+        }
+        one_of(
+            &c.status,
+            &p.child("status"),
+            &["True", "False", "Unknown"],
+            &mut errors,
+        );
+    }
+    if !status.nominated_node_name.is_empty() {
+        invalid_all(
+            &path.child("nominatedNodeName"),
+            &status.nominated_node_name,
+            is_dns1123_subdomain(&status.nominated_node_name),
+            &mut errors,
+        );
+    }
+    for (field, primary_field, primary, ips) in [
+        (
+            "podIPs",
+            "podIP",
+            &status.pod_ip,
+            status
+                .pod_ips
+                .iter()
+                .map(|x| x.ip.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "hostIPs",
+            "hostIP",
+            &status.host_ip,
+            status
+                .host_ips
+                .iter()
+                .map(|x| x.ip.as_str())
+                .collect::<Vec<_>>(),
+        ),
+    ] {
+        let p = path.child(field);
+        if ips.len() > 2 {
+            errors.push(FieldError::too_many(&p, ips.len(), 2));
+        }
+        let mut seen = HashSet::new();
+        for (i, ip) in ips.iter().enumerate() {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                errors.push(FieldError::invalid(
+                    &p.index(i),
+                    ip,
+                    "must be a valid IP address",
+                ));
+            } else if !seen.insert(*ip) {
+                errors.push(FieldError::duplicate(&p.index(i), ip));
+            }
+        }
+        if !primary.is_empty() && ips.first().is_some_and(|first| first != primary) {
+            errors.push(FieldError::invalid(
+                &path.child(primary_field),
+                primary,
+                format!("must match the first entry of `status.{field}`"),
+            ));
+        }
+    }
+    for (field, statuses) in [
+        ("initContainerStatuses", &status.init_container_statuses),
+        ("containerStatuses", &status.container_statuses),
+        (
+            "ephemeralContainerStatuses",
+            &status.ephemeral_container_statuses,
+        ),
+    ] {
+        let p = path.child(field);
+        for (i, cs) in statuses.iter().enumerate() {
+            if cs.restart_count < 0 {
+                errors.push(FieldError::invalid(
+                    &p.index(i).child("restartCount"),
+                    cs.restart_count,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+    }
+    errors
+}
+
 /// A sysctl name: dot- or slash-separated segments of lower-case
 /// alphanumerics, `-` and `_`, each starting and ending alphanumeric.
 fn is_sysctl_name(name: &str) -> bool {
@@ -1327,6 +1443,45 @@ mod tests {
         assert_eq!(
             validate_pod_spec(&spec, &Path::root("spec")).to_string(),
             "spec.containers[0].resources.requests[memory]: Invalid value: \"2Gi\": must be less than or equal to memory limit of 1Gi"
+        );
+    }
+
+    #[test]
+    fn status_updates() {
+        let old = pod(valid_spec());
+        let mut new = old.clone();
+        new.status.phase = "Running".into();
+        new.status.pod_ip = "10.0.0.5".into();
+        new.status.pod_ips = vec![
+            crate::api::core::PodIp {
+                ip: "10.0.0.5".into(),
+            },
+            crate::api::core::PodIp {
+                ip: "fd00::5".into(),
+            },
+        ];
+        assert!(validate_pod_status_update(&new, &old).is_empty());
+        let mut bad = new.clone();
+        bad.status.phase = "Done".into();
+        bad.status.pod_ips[1].ip = "10.0.0.5".into();
+        bad.status.pod_ip = "10.0.0.6".into();
+        let fields: Vec<(ErrorType, String)> = validate_pod_status_update(&bad, &old)
+            .into_iter()
+            .map(|e| (e.kind, e.field))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (ErrorType::NotSupported, "status.phase".to_string()),
+                (ErrorType::Duplicate, "status.podIPs[1]".to_string()),
+                (ErrorType::Invalid, "status.podIP".to_string()),
+            ]
+        );
+        let mut done = new.clone();
+        done.status.phase = "Succeeded".into();
+        assert_eq!(
+            validate_pod_status_update(&new, &done).to_string(),
+            "status.phase: Forbidden: cannot transition from terminal phase \"Succeeded\" to \"Running\""
         );
     }
 
