@@ -2,3 +2,14 @@
 mod common;
 
 pub use self::common::*;
+
+// Kinds other than Pod (api-core); constants stay qualified by their module
+// (`service::TYPE_NODE_PORT`).
+pub mod base64;
+pub mod net;
+pub mod service;
+
+pub use self::service::{
+    ClientIpConfig, LoadBalancerIngress, LoadBalancerStatus, PortStatus, Service, ServicePort,
+    ServiceSpec, ServiceStatus, SessionAffinityConfig,
+};
