@@ -13,3 +13,6 @@ pub use self::service::{
     ClientIpConfig, LoadBalancerIngress, LoadBalancerStatus, PortStatus, Service, ServicePort,
     ServiceSpec, ServiceStatus, SessionAffinityConfig,
 };
+pub mod config;
+
+pub use self::config::{ConfigMap, Secret, ServiceAccount};
