@@ -16,3 +16,8 @@ pub use self::service::{
 pub mod config;
 
 pub use self::config::{ConfigMap, Secret, ServiceAccount};
+pub mod endpoints;
+pub mod namespace;
+
+pub use self::endpoints::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints};
+pub use self::namespace::{Namespace, NamespaceCondition, NamespaceSpec, NamespaceStatus};
