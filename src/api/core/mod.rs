@@ -21,3 +21,10 @@ pub mod namespace;
 
 pub use self::endpoints::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints};
 pub use self::namespace::{Namespace, NamespaceCondition, NamespaceSpec, NamespaceStatus};
+pub mod node;
+
+pub use self::node::{
+    AttachedVolume, ConfigMapNodeConfigSource, ContainerImage, DaemonEndpoint, Node, NodeAddress,
+    NodeCondition, NodeConfigSource, NodeConfigStatus, NodeDaemonEndpoints, NodeFeatures,
+    NodeRuntimeHandler, NodeRuntimeHandlerFeatures, NodeSpec, NodeStatus, NodeSystemInfo,
+};
