@@ -28,3 +28,15 @@ pub use self::node::{
     NodeCondition, NodeConfigSource, NodeConfigStatus, NodeDaemonEndpoints, NodeFeatures,
     NodeRuntimeHandler, NodeRuntimeHandlerFeatures, NodeSpec, NodeStatus, NodeSystemInfo,
 };
+mod quantity_shim;
+pub mod volume_claim;
+mod volume_source_shim;
+
+pub use self::volume_claim::{
+    CsiPersistentVolumeSource, LocalVolumeSource, ModifyVolumeStatus, PersistentVolume,
+    PersistentVolumeClaim, PersistentVolumeClaimCondition, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimStatus, PersistentVolumeSpec, PersistentVolumeStatus, SecretReference,
+    TypedObjectReference, VolumeNodeAffinity, VolumeResourceRequirements,
+};
+// Until api-pod lands (it defines these in `volume.rs`).
+pub use self::volume_source_shim::{HostPathVolumeSource, NfsVolumeSource};
