@@ -40,3 +40,11 @@ pub use self::volume_claim::{
 };
 // Until api-pod lands (it defines these in `volume.rs`).
 pub use self::volume_source_shim::{HostPathVolumeSource, NfsVolumeSource};
+pub mod event;
+pub mod policy;
+
+pub use self::event::{Event, EventSeries, EventSource};
+pub use self::policy::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec,
+    ResourceQuotaStatus, ScopeSelector, ScopedResourceSelectorRequirement,
+};
