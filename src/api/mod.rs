@@ -35,6 +35,7 @@
 
 pub mod coordination;
 pub mod core;
+pub mod discovery;
 pub mod dynamic;
 pub mod intstr;
 pub mod meta;

@@ -263,13 +263,11 @@ impl Secret {
             }
             SECRET_TYPE_DOCKERCFG => require(errors, ".dockercfg"),
             SECRET_TYPE_DOCKER_CONFIG_JSON => require(errors, ".dockerconfigjson"),
-            SECRET_TYPE_BASIC_AUTH => {
-                if !self.has_key("username") && !self.has_key("password") {
-                    errors.push(FieldError::required(
-                        &data.key("username"),
-                        "either username or password is required",
-                    ));
-                }
+            SECRET_TYPE_BASIC_AUTH if !self.has_key("username") && !self.has_key("password") => {
+                errors.push(FieldError::required(
+                    &data.key("username"),
+                    "either username or password is required",
+                ));
             }
             SECRET_TYPE_SSH_AUTH => require(errors, "ssh-privatekey"),
             SECRET_TYPE_TLS => {
