@@ -28,7 +28,6 @@ pub use self::node::{
     NodeCondition, NodeConfigSource, NodeConfigStatus, NodeDaemonEndpoints, NodeFeatures,
     NodeRuntimeHandler, NodeRuntimeHandlerFeatures, NodeSpec, NodeStatus, NodeSystemInfo,
 };
-mod quantity_shim;
 pub mod volume_claim;
 mod volume_source_shim;
 

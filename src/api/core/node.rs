@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{net, Taint};
+use crate::api::quantity;
 use crate::api::resource::object;
 use crate::api::serde_util::{is_default, nullable};
 use crate::api::validation::{
@@ -135,6 +136,9 @@ object! {
                 errors.push(FieldError::invalid(&cidrs, b, "may specify no more than one CIDR for each IP family"));
             }
         }
+        let status = Path::root("status");
+        errors.extend(quantity::validate_resource_list(&self.status.capacity, &status.child("capacity")));
+        errors.extend(quantity::validate_resource_list(&self.status.allocatable, &status.child("allocatable")));
         if !self.spec.pod_cidr.is_empty() {
             let p = spec.child("podCIDR");
             for msg in net::is_valid_cidr(&self.spec.pod_cidr) {
@@ -645,6 +649,18 @@ mod tests {
             let errors = node.validate().to_string();
             assert!(errors.starts_with(want), "{what}: got {errors:?}");
         }
+    }
+
+    #[test]
+    fn status_quantities() {
+        let mut node = sample();
+        node.status.allocatable.insert("memory", "-1Gi");
+        node.status.capacity.insert("cpu", "eight");
+        let fields: Vec<String> = node.validate().iter().map(|e| e.field.clone()).collect();
+        assert_eq!(
+            fields,
+            ["status.capacity[cpu]", "status.allocatable[memory]"]
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::quantity_shim;
+use crate::api::quantity::validate_nonnegative_quantity;
 use crate::api::resource::object;
 use crate::api::serde_util::nullable;
 use crate::api::validation::{is_qualified_name, ErrorList, FieldError, Path};
@@ -230,7 +230,7 @@ impl LimitRangeItem {
             let p = path.child(field);
             for (name, a) in lower {
                 let Some(b) = upper.get(name) else { continue };
-                if quantity_shim::compare(a, b) == Some(Ordering::Greater) {
+                if a.compare(b) == Some(Ordering::Greater) {
                     let detail = message
                         .replace("{a}", a.as_str())
                         .replace("{b}", b.as_str());
@@ -241,12 +241,26 @@ impl LimitRangeItem {
         let ratio = path.child("maxLimitRequestRatio");
         let one = Quantity::from("1");
         for (name, r) in &self.max_limit_request_ratio {
-            if quantity_shim::compare(r, &one) == Some(Ordering::Less) {
+            if r.compare(&one) == Some(Ordering::Less) {
                 errors.push(FieldError::invalid(
                     &ratio.key(name),
                     r.as_str(),
                     format!("ratio {r} is less than 1"),
                 ));
+            }
+            // The ratio must be reachable: at most max/min.
+            let bounds = (self.min.get(name), self.max.get(name));
+            if let (Some(min), Some(max)) = bounds {
+                let milli = |q: &Quantity| q.try_milli_value().ok().map(|v| v as f64);
+                if let (Some(lo), Some(hi), Some(rv)) = (milli(min), milli(max), milli(r)) {
+                    if lo > 0.0 && rv > hi / lo * 1000.0 {
+                        errors.push(FieldError::invalid(
+                            &ratio.key(name),
+                            r.as_str(),
+                            format!("ratio {r} is greater than max/min = {:.6}", hi / lo),
+                        ));
+                    }
+                }
             }
         }
     }
@@ -394,7 +408,7 @@ fn validate_resource_list(list: &ResourceList, path: &Path<'_>, errors: &mut Err
         for msg in is_qualified_name(name) {
             errors.push(FieldError::invalid(path, name, msg));
         }
-        errors.extend(quantity_shim::validate(q, &path.key(name)));
+        errors.extend(validate_nonnegative_quantity(q, &path.key(name)));
     }
 }
 
@@ -524,5 +538,60 @@ mod tests {
             let errors = quota.validate().to_string();
             assert!(errors.starts_with(want), "{what}: got {errors:?}");
         }
+    }
+
+    #[test]
+    fn limit_range_ordering() {
+        // Each case edits the Container item (index 1) of LIMITS.
+        type Edit = fn(&mut LimitRangeItem);
+        let cases: &[(&str, Edit, &str)] = &[
+            ("min above max", |i| { i.min.insert("cpu", "3"); },
+                "spec.limits[1].min[cpu]: Invalid value: \"3\": min value 3 is greater than max value 2"),
+            ("default above max", |i| { i.default.insert("memory", "5Gi"); },
+                "spec.limits[1].default[memory]: Invalid value: \"5Gi\": default value 5Gi is greater than max value 4Gi"),
+            ("request above limit", |i| { i.default_request.insert("cpu", "600m"); },
+                "spec.limits[1].defaultRequest[cpu]: Invalid value: \"600m\": default request value 600m is greater than default limit value 500m"),
+            ("min above request", |i| { i.min.insert("memory", "256Mi"); },
+                "spec.limits[1].min[memory]: Invalid value: \"256Mi\": min value 256Mi is greater than default request value 128Mi"),
+            ("ratio below one", |i| { i.max_limit_request_ratio.insert("cpu", "500m"); },
+                "spec.limits[1].maxLimitRequestRatio[cpu]: Invalid value: \"500m\": ratio 500m is less than 1"),
+            ("negative", |i| { i.min.insert("cpu", "-1"); },
+                "spec.limits[1].min[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"),
+            ("malformed", |i| { i.max.insert("cpu", "two"); },
+                "spec.limits[1].max[cpu]: Invalid value: \"two\""),
+        ];
+        for (what, edit, want) in cases {
+            let mut lr: LimitRange = serde_json::from_str(LIMITS).unwrap();
+            edit(&mut lr.spec.limits[1]);
+            let errors = lr.validate();
+            let first = errors
+                .iter()
+                .next()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(first.starts_with(want), "{what}: got {errors}");
+        }
+        let mut lr: LimitRange = serde_json::from_str(LIMITS).unwrap();
+        lr.spec.limits[1]
+            .max_limit_request_ratio
+            .insert("cpu", "300");
+        assert_eq!(
+            lr.validate().to_string(),
+            "spec.limits[1].maxLimitRequestRatio[cpu]: Invalid value: \"300\": ratio 300 is greater than max/min = 200.000000"
+        );
+        // Equal bounds and unit changes (1Gi = 1024Mi) are fine.
+        let mut lr: LimitRange = serde_json::from_str(LIMITS).unwrap();
+        lr.spec.limits[1].default.insert("memory", "4096Mi");
+        lr.spec.limits[1].min.insert("cpu", "100m");
+        assert!(lr.validate().is_empty(), "{}", lr.validate());
+    }
+
+    #[test]
+    fn quota_quantities() {
+        let mut quota: ResourceQuota = serde_json::from_str(QUOTA).unwrap();
+        quota.spec.hard.insert("pods", "-2");
+        quota.status.used.insert("limits.cpu", "x");
+        let fields: Vec<String> = quota.validate().iter().map(|e| e.field.clone()).collect();
+        assert_eq!(fields, ["spec.hard[pods]", "status.used[limits.cpu]"]);
     }
 }

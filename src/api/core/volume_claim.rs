@@ -25,11 +25,12 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::quantity_shim;
 use super::{
     HostPathVolumeSource, NfsVolumeSource, NodeSelector, ObjectReference, TypedLocalObjectReference,
 };
+use crate::api::quantity::{validate_nonnegative_quantity, validate_positive_quantity};
 use crate::api::resource::object;
+use crate::api::selector::validate_label_selector;
 use crate::api::serde_util::{is_default, is_false, nullable};
 use crate::api::validation::{
     self, is_dns1123_subdomain, is_qualified_name, is_valid_label_value, ErrorList, FieldError,
@@ -433,15 +434,7 @@ impl PersistentVolumeSpec {
         }
         for (name, q) in &self.capacity {
             let p = capacity.key(name);
-            let problems = quantity_shim::validate(q, &p);
-            if problems.is_empty() && !quantity_shim::is_positive(q) {
-                errors.push(FieldError::invalid(
-                    &p,
-                    q.as_str(),
-                    "must be greater than zero",
-                ));
-            }
-            errors.extend(problems);
+            errors.extend(validate_positive_quantity(q, &p));
         }
 
         let policy = &self.persistent_volume_reclaim_policy;
@@ -624,12 +617,12 @@ object! {
         let new_size = self.spec.resources.requests.get(RESOURCE_STORAGE);
         let old_size = old.spec.resources.requests.get(RESOURCE_STORAGE);
         if let (Some(new_size), Some(old_size)) = (new_size, old_size) {
-            if quantity_shim::compare(new_size, old_size) == Some(std::cmp::Ordering::Less) {
+            if new_size.compare(old_size) == Some(std::cmp::Ordering::Less) {
                 let resources = spec.child("resources");
                 let requests = resources.child("requests");
                 errors.push(FieldError::forbidden(
-                    &requests.child(RESOURCE_STORAGE),
-                    "field can not be less than status.capacity",
+                    &requests.key(RESOURCE_STORAGE),
+                    "field can not be less than previous value",
                 ));
             }
         }
@@ -794,15 +787,7 @@ impl PersistentVolumeClaimSpec {
             None => errors.push(FieldError::required(&resources.key(RESOURCE_STORAGE), "")),
             Some(q) => {
                 let p = resources.key(RESOURCE_STORAGE);
-                let problems = quantity_shim::validate(q, &p);
-                if problems.is_empty() && !quantity_shim::is_positive(q) {
-                    errors.push(FieldError::invalid(
-                        &p,
-                        q.as_str(),
-                        "must be greater than zero",
-                    ));
-                }
-                errors.extend(problems);
+                errors.extend(validate_positive_quantity(q, &p));
             }
         }
         for (field, list) in [
@@ -811,8 +796,9 @@ impl PersistentVolumeClaimSpec {
         ] {
             let p = resources.child(field);
             for (name, q) in list {
-                if name != RESOURCE_STORAGE {
-                    errors.extend(quantity_shim::validate(q, &p.key(name)));
+                // The storage request was checked (as positive) above.
+                if field == "limits" || name != RESOURCE_STORAGE {
+                    errors.extend(validate_nonnegative_quantity(q, &p.key(name)));
                 }
             }
         }
@@ -1003,12 +989,6 @@ fn validate_node_selector(selector: &NodeSelector, path: &Path<'_>, errors: &mut
             }
         }
     }
-}
-
-/// Label selector validation comes from `api::selector` (api-selector
-/// branch); until it lands in main this accepts every selector.
-fn validate_label_selector(_selector: &LabelSelector, _path: &Path<'_>) -> ErrorList {
-    ErrorList::new()
 }
 
 #[cfg(test)]
@@ -1254,6 +1234,20 @@ mod tests {
                 |p| p.metadata.namespace = "default".into(),
                 "metadata.namespace: Forbidden",
             ),
+            (
+                "zero capacity",
+                |p| {
+                    p.spec.capacity.insert("storage", "0");
+                },
+                "spec.capacity[storage]: Invalid value: \"0\": must be greater than 0",
+            ),
+            (
+                "bad capacity",
+                |p| {
+                    p.spec.capacity.insert("storage", "1 Gi");
+                },
+                "spec.capacity[storage]: Invalid value: \"1 Gi\"",
+            ),
         ];
         for (what, edit, want) in cases {
             let mut pv: PersistentVolume = round_trip(SEED_13);
@@ -1276,6 +1270,34 @@ mod tests {
                 "no storage",
                 |p| p.spec.resources.requests.clear(),
                 "spec.resources[storage]: Required value",
+            ),
+            (
+                "negative storage",
+                |p| {
+                    p.spec.resources.requests.insert("storage", "-1Gi");
+                },
+                "spec.resources[storage]: Invalid value: \"-1Gi\": must be greater than 0",
+            ),
+            (
+                "malformed limit",
+                |p| {
+                    p.spec.resources.limits.insert("storage", "lots");
+                },
+                "spec.resources.limits[storage]: Invalid value: \"lots\"",
+            ),
+            (
+                "bad selector",
+                |p| {
+                    p.spec.selector = Some(LabelSelector {
+                        match_labels: Default::default(),
+                        match_expressions: vec![crate::api::LabelSelectorRequirement {
+                            key: "tier".into(),
+                            operator: "Near".into(),
+                            values: vec![],
+                        }],
+                    })
+                },
+                "spec.selector.matchExpressions[0].operator: Invalid value: \"Near\"",
             ),
             (
                 "bad class",
@@ -1341,6 +1363,12 @@ mod tests {
             new.validate_update(&old).is_empty(),
             "{}",
             new.validate_update(&old)
+        );
+        let mut shrunk = new.clone();
+        shrunk.spec.resources.requests.insert("storage", "1500Mi");
+        assert_eq!(
+            shrunk.validate_update(&new).to_string(),
+            "spec.resources.requests[storage]: Forbidden: field can not be less than previous value"
         );
         new.spec.access_modes = vec![READ_WRITE_MANY.into()];
         assert_eq!(
