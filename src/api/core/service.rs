@@ -73,6 +73,9 @@ pub const IP_FAMILY_POLICIES: &[&str] = &["SingleStack", "PreferDualStack", "Req
 /// `trafficDistribution: PreferClose`: prefer topologically close endpoints.
 pub const TRAFFIC_DISTRIBUTION_PREFER_CLOSE: &str = "PreferClose";
 
+/// The node agent's port, which load balancers may not expose.
+pub const KUBELET_PORT: i32 = 10250;
+
 /// The node port range API servers use unless configured otherwise
 /// (`--service-node-port-range`).
 pub const DEFAULT_NODE_PORT_RANGE: std::ops::RangeInclusive<i32> = 30000..=32767;
@@ -615,6 +618,7 @@ impl ServiceSpec {
         let require_name = self.ports.len() > 1;
         let mut names = HashSet::new();
         let mut node_ports = HashSet::new();
+        let mut port_protocols = HashSet::new();
         for (i, port) in self.ports.iter().enumerate() {
             let p = ports.index(i);
             let name = p.child("name");
@@ -632,6 +636,26 @@ impl ServiceSpec {
             }
             if let Some(e) = net::validate_port_num(port.port, &p.child("port")) {
                 errors.push(e);
+            }
+            let protocol = if port.protocol.is_empty() {
+                net::PROTOCOL_TCP
+            } else {
+                &port.protocol
+            };
+            if !port_protocols.insert((port.port, protocol)) {
+                errors.push(FieldError::duplicate(
+                    &p,
+                    format!("{}/{protocol}", port.port),
+                ));
+            }
+            if ty == TYPE_LOAD_BALANCER && port.port == KUBELET_PORT {
+                errors.push(FieldError::invalid(
+                    &p,
+                    port.port,
+                    format!(
+                        "may not expose port {KUBELET_PORT} externally since it is used by kubelet"
+                    ),
+                ));
             }
             // An empty protocol is defaulted to TCP, so only bad values are errors.
             if !port.protocol.is_empty() && !net::SUPPORTED_PROTOCOLS.contains(&&*port.protocol) {
@@ -699,13 +723,13 @@ impl ServiceSpec {
             if !self.cluster_ip.is_empty() {
                 errors.push(FieldError::forbidden(
                     &cluster_ip,
-                    "may not be set for ExternalName services",
+                    "must be empty for ExternalName services",
                 ));
             }
             if !self.cluster_ips.is_empty() {
                 errors.push(FieldError::forbidden(
                     &cluster_ips,
-                    "may not be set for ExternalName services",
+                    "must be empty for ExternalName services",
                 ));
             }
             return;
@@ -910,6 +934,27 @@ mod tests {
                 "spec.ports[1].name: Duplicate value: \"a\"",
             ),
             (
+                "duplicate port",
+                |s| {
+                    s.spec.ports[0].name = "a".into();
+                    s.spec.ports.push(ServicePort {
+                        name: "b".into(),
+                        port: 80,
+                        protocol: "TCP".into(),
+                        ..Default::default()
+                    });
+                },
+                "spec.ports[1]: Duplicate value: \"80/TCP\"",
+            ),
+            (
+                "kubelet port",
+                |s| {
+                    s.spec.type_ = TYPE_LOAD_BALANCER.into();
+                    s.spec.ports[0].port = KUBELET_PORT;
+                },
+                "spec.ports[0]: Invalid value: 10250: may not expose port 10250",
+            ),
+            (
                 "bad protocol",
                 |s| s.spec.ports[0].protocol = "HTTP".into(),
                 "spec.ports[0].protocol: Unsupported value: \"HTTP\"",
@@ -1081,6 +1126,28 @@ mod tests {
             new.validate_update(&old).is_empty(),
             "{}",
             new.validate_update(&old)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_reported() {
+        let json = r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"a"},
+            "spec":{"ports":[{"port":80,"targetport":8080}],"selectr":{"app":"a"},"sessionAffinityConfig":{"clientIP":{"timeout":1}}},
+            "status":{"loadBalancer":{"ingress":[{"ip":"1.2.3.4","ipmode":"VIP"}]}}}"#;
+        let mut unknown = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(json);
+        let _svc: Service = serde_ignored::deserialize(&mut de, |p| {
+            unknown.push(crate::api::serde_util::field_path(&p))
+        })
+        .unwrap();
+        assert_eq!(
+            unknown,
+            [
+                "spec.ports[0].targetport",
+                "spec.selectr",
+                "spec.sessionAffinityConfig.clientIP.timeout",
+                "status.loadBalancer.ingress[0].ipmode"
+            ]
         );
     }
 }
