@@ -18,15 +18,12 @@ use crate::api::{MicroTime, Str, Time};
 pub const TYPE_NORMAL: &str = "Normal";
 /// An event about a problem.
 pub const TYPE_WARNING: &str = "Warning";
-/// The event types.
-pub const EVENT_TYPES: &[&str] = &[TYPE_NORMAL, TYPE_WARNING];
 
 /// The most bytes of `action`, `reason` and `reportingInstance` in a
 /// new-style event.
 const MAX_SHORT_FIELD: usize = 128;
-/// The most bytes of `message` in a new-style event (the API server
-/// truncates longer old-style messages).
-const MAX_MESSAGE: usize = 4096;
+/// The most bytes of `message` in a new-style event.
+const MAX_MESSAGE: usize = 1024;
 
 object! {
     /// Something that happened to an object.
@@ -71,27 +68,23 @@ object! {
 
     fn validate_fields(&self) -> ErrorList {
         let mut errors = ErrorList::new();
-        let involved = Path::root("involvedObject");
-        let event_ns = &self.metadata.namespace;
-        let object_ns = &self.involved_object.namespace;
-        let mismatch = if object_ns.is_empty() {
-            // Events about cluster-scoped objects live in `default` (or no namespace).
-            !event_ns.is_empty() && event_ns != "default"
-        } else {
-            !event_ns.is_empty() && event_ns != object_ns
-        };
+        let event_ns = &*self.metadata.namespace;
+        let object_ns = &*self.involved_object.namespace;
+        // An empty event namespace is filled in from the request later.
+        let mismatch = !event_ns.is_empty()
+            && match (self.event_time.is_some(), object_ns.is_empty()) {
+                // Events about cluster-scoped objects live in `default`.
+                (false, true) => event_ns != "default",
+                (false, false) => event_ns != object_ns,
+                (true, true) => event_ns != "default" && event_ns != "kube-system",
+                (true, false) => false,
+            };
         if mismatch {
             errors.push(FieldError::invalid(
-                &involved.child("namespace"),
+                &Path::root("involvedObject").child("namespace"),
                 object_ns,
                 "does not match event.namespace",
             ));
-        }
-        if !self.type_.is_empty() && !EVENT_TYPES.contains(&&*self.type_) {
-            errors.push(FieldError::not_supported(&Path::root("type"), &self.type_, EVENT_TYPES));
-        }
-        if self.count < 0 {
-            errors.push(FieldError::invalid(&Path::root("count"), self.count, "must be greater than or equal to 0"));
         }
         if self.event_time.is_some() {
             self.validate_new_style(&mut errors);
@@ -101,7 +94,13 @@ object! {
 }
 
 impl Event {
-    /// The fields events.k8s.io requires of events that carry `eventTime`.
+    /// True for a `Warning` event.
+    pub fn is_warning(&self) -> bool {
+        self.type_ == TYPE_WARNING
+    }
+
+    /// The fields required of events that carry `eventTime` (written by
+    /// the events.k8s.io API and new-style recorders).
     fn validate_new_style(&self, errors: &mut ErrorList) {
         let component = Path::root("reportingComponent");
         if self.reporting_component.is_empty() {
@@ -124,24 +123,19 @@ impl Event {
             if value.is_empty() {
                 errors.push(FieldError::required(&p, ""));
             } else if value.len() > MAX_SHORT_FIELD {
-                errors.push(FieldError::too_long(&p, MAX_SHORT_FIELD));
+                errors.push(FieldError::invalid(
+                    &p,
+                    "",
+                    format!("can have at most {MAX_SHORT_FIELD} characters"),
+                ));
             }
         }
         if self.message.len() > MAX_MESSAGE {
-            errors.push(FieldError::too_long(&Path::root("message"), MAX_MESSAGE));
-        }
-        if let Some(series) = &self.series {
-            let p = Path::root("series");
-            if series.count < 2 {
-                errors.push(FieldError::invalid(
-                    &p.child("count"),
-                    series.count,
-                    "should be at least 2",
-                ));
-            }
-            if series.last_observed_time.is_none() {
-                errors.push(FieldError::required(&p.child("lastObservedTime"), ""));
-            }
+            errors.push(FieldError::invalid(
+                &Path::root("message"),
+                "",
+                format!("can have at most {MAX_MESSAGE} characters"),
+            ));
         }
     }
 }
@@ -234,8 +228,13 @@ mod tests {
                 e.metadata.namespace = "shop".into();
                 e.involved_object.namespace = "".into();
             }, "involvedObject.namespace: Invalid value: \"\": does not match event.namespace"),
-            ("bad type", |e| e.type_ = "Error".into(), "type: Unsupported value: \"Error\""),
-            ("negative count", |e| e.count = -1, "count: Invalid value: -1"),
+            ("long reason", |e| {
+                e.event_time = Some(MicroTime::from_unix_micros(1));
+                e.action = "Pulling".into();
+                e.reporting_component = "kubelet".into();
+                e.reporting_instance = "kubelet-1".into();
+                e.reason = "R".repeat(129).into();
+            }, "reason: Invalid value: \"\": can have at most 128 characters"),
             ("new style without component", |e| {
                 e.event_time = Some(MicroTime::from_unix_micros(1));
                 e.action = "Pulling".into();
@@ -253,6 +252,11 @@ mod tests {
             let errors = ev.validate().to_string();
             assert!(errors.starts_with(want), "{what}: got {errors:?}");
         }
+        // New-style events about any object in another namespace are allowed.
+        let mut new = round_trip(NEW_STYLE);
+        new.involved_object.namespace = "elsewhere".into();
+        assert!(new.validate().is_empty(), "{}", new.validate());
+        assert!(round_trip(OLD_STYLE).is_warning());
         // Node events live in `default`.
         let mut node_event = round_trip(OLD_STYLE);
         node_event.involved_object.namespace = "".into();
