@@ -359,17 +359,40 @@ impl PersistentVolumeSpec {
     /// The JSON names of the volume sources that are set (a valid volume has
     /// exactly one).
     pub fn sources(&self) -> Vec<&'static str> {
-        let typed = [
+        // Kubernetes' order, which decides which of two sources is reported.
+        let set = [
             ("hostPath", self.host_path.is_some()),
+            ("gcePersistentDisk", self.gce_persistent_disk.is_some()),
+            (
+                "awsElasticBlockStore",
+                self.aws_elastic_block_store.is_some(),
+            ),
+            ("glusterfs", self.glusterfs.is_some()),
+            ("flocker", self.flocker.is_some()),
             ("nfs", self.nfs.is_some()),
+            ("rbd", self.rbd.is_some()),
+            ("quobyte", self.quobyte.is_some()),
+            ("cephfs", self.cephfs.is_some()),
+            ("iscsi", self.iscsi.is_some()),
+            ("cinder", self.cinder.is_some()),
+            ("fc", self.fc.is_some()),
+            ("flexVolume", self.flex_volume.is_some()),
+            ("azureFile", self.azure_file.is_some()),
+            ("vsphereVolume", self.vsphere_volume.is_some()),
+            (
+                "photonPersistentDisk",
+                self.photon_persistent_disk.is_some(),
+            ),
+            ("portworxVolume", self.portworx_volume.is_some()),
+            ("azureDisk", self.azure_disk.is_some()),
+            ("scaleIO", self.scale_io.is_some()),
             ("local", self.local.is_some()),
+            ("storageos", self.storage_os.is_some()),
             ("csi", self.csi.is_some()),
         ];
-        typed
-            .into_iter()
-            .filter(|(_, set)| *set)
+        set.into_iter()
+            .filter(|(_, is_set)| *is_set)
             .map(|(name, _)| name)
-            .chain(self.raw_sources().filter_map(|(name, v)| v.map(|_| name)))
             .collect()
     }
 
@@ -419,7 +442,7 @@ impl PersistentVolumeSpec {
     }
 
     fn validate(&self, path: &Path<'_>, errors: &mut ErrorList) {
-        validate_access_modes(&self.access_modes, &path.child("accessModes"), errors);
+        validate_access_modes(&self.access_modes, &path.child("accessModes"), "", errors);
 
         let capacity = path.child("capacity");
         if self.capacity.is_empty() {
@@ -552,6 +575,34 @@ impl PersistentVolumeSpec {
                 }
             }
         }
+        if let Some(host_path) = &self.host_path {
+            let root =
+                host_path.path.trim_end_matches('/').is_empty() && !host_path.path.is_empty();
+            if root && self.persistent_volume_reclaim_policy == RECLAIM_RECYCLE {
+                errors.push(FieldError::forbidden(
+                    &path.child("persistentVolumeReclaimPolicy"),
+                    "may not be 'recycle' for a hostPath mount of '/'",
+                ));
+            }
+        }
+        if let Some(class) = &self.volume_attributes_class_name {
+            let p = path.child("volumeAttributesClassName");
+            if class.is_empty() {
+                errors.push(FieldError::required(&p, "an empty string is disallowed"));
+            }
+            for msg in is_dns1123_subdomain(class)
+                .into_iter()
+                .filter(|_| !class.is_empty())
+            {
+                errors.push(FieldError::invalid(&p, class, msg));
+            }
+            if self.csi.is_none() {
+                errors.push(FieldError::required(
+                    &path.child("csi"),
+                    "has to be specified when using volumeAttributesClassName",
+                ));
+            }
+        }
         if let Some(affinity) = &self.node_affinity {
             let p = path.child("nodeAffinity");
             match &affinity.required {
@@ -602,7 +653,16 @@ object! {
         // Only the storage request, the attributes class and (while unbound)
         // the volume name may change.
         let mut comparable = self.spec.clone();
-        comparable.resources = old.spec.resources.clone();
+        if self.status.phase == PHASE_BOUND {
+            match old.spec.resources.requests.get(RESOURCE_STORAGE) {
+                Some(q) => {
+                    comparable.resources.requests.insert(RESOURCE_STORAGE, q.clone());
+                }
+                None => {
+                    comparable.resources.requests.remove(RESOURCE_STORAGE);
+                }
+            }
+        }
         comparable.volume_attributes_class_name = old.spec.volume_attributes_class_name.clone();
         if old.spec.volume_name.is_empty() {
             comparable.volume_name = old.spec.volume_name.clone();
@@ -621,7 +681,7 @@ object! {
                 let resources = spec.child("resources");
                 let requests = resources.child("requests");
                 errors.push(FieldError::forbidden(
-                    &requests.key(RESOURCE_STORAGE),
+                    &requests.child(RESOURCE_STORAGE),
                     "field can not be less than previous value",
                 ));
             }
@@ -778,7 +838,12 @@ pub struct ModifyVolumeStatus {
 
 impl PersistentVolumeClaimSpec {
     fn validate(&self, path: &Path<'_>, errors: &mut ErrorList) {
-        validate_access_modes(&self.access_modes, &path.child("accessModes"), errors);
+        validate_access_modes(
+            &self.access_modes,
+            &path.child("accessModes"),
+            "at least 1 access mode is required",
+            errors,
+        );
         if let Some(selector) = &self.selector {
             errors.extend(validate_label_selector(selector, &path.child("selector")));
         }
@@ -840,16 +905,30 @@ impl PersistentVolumeClaimSpec {
                     errors.push(FieldError::invalid(&p.child("namespace"), ns, msg));
                 }
             }
+            let cross_namespace = source.namespace.as_deref().is_some_and(|ns| !ns.is_empty());
             if let Some(ds) = &self.data_source {
                 let same = ds.api_group == source.api_group
                     && ds.kind == source.kind
-                    && ds.name == source.name
-                    && source.namespace.as_deref().is_none_or(str::is_empty);
-                if !same {
+                    && ds.name == source.name;
+                let detail = if cross_namespace {
+                    Some("may not be specified when dataSourceRef.namespace is specified")
+                } else if !same {
+                    Some("must match dataSourceRef")
+                } else {
+                    None
+                };
+                if let Some(detail) = detail {
+                    errors.push(FieldError::invalid(path, "spec.dataSource", detail));
+                }
+            }
+        }
+        if let Some(class) = &self.volume_attributes_class_name {
+            if !class.is_empty() {
+                for msg in is_dns1123_subdomain(class) {
                     errors.push(FieldError::invalid(
-                        &path.child("dataSource"),
-                        &ds.name,
-                        "must match dataSourceRef",
+                        &path.child("volumeAttributesClassName"),
+                        class,
+                        msg,
                     ));
                 }
             }
@@ -870,21 +949,29 @@ fn validate_data_source(
     if kind.is_empty() {
         errors.push(FieldError::required(&path.child("kind"), ""));
     }
-    if group.is_none_or(str::is_empty) && !kind.is_empty() && kind != "PersistentVolumeClaim" {
-        errors.push(FieldError::invalid(
-            &path.child("kind"),
+    match group.filter(|g| !g.is_empty()) {
+        None if kind != "PersistentVolumeClaim" => errors.push(FieldError::invalid(
+            path,
             kind,
             "must be 'PersistentVolumeClaim' when referencing the default apiGroup",
-        ));
+        )),
+        None => {}
+        Some(group) => {
+            for msg in is_dns1123_subdomain(group) {
+                errors.push(FieldError::invalid(&path.child("apiGroup"), group, msg));
+            }
+        }
     }
 }
 
-fn validate_access_modes(modes: &[Str], path: &Path<'_>, errors: &mut ErrorList) {
+fn validate_access_modes(
+    modes: &[Str],
+    path: &Path<'_>,
+    required_detail: &str,
+    errors: &mut ErrorList,
+) {
     if modes.is_empty() {
-        errors.push(FieldError::required(
-            path,
-            "at least 1 access mode is required",
-        ));
+        errors.push(FieldError::required(path, required_detail));
         return;
     }
     let mut seen = HashSet::new();
@@ -1313,7 +1400,7 @@ mod tests {
                         name: "x".into(),
                     })
                 },
-                "spec.dataSource.kind: Invalid value: \"Pod\": must be 'PersistentVolumeClaim'",
+                "spec.dataSource: Invalid value: \"Pod\": must be 'PersistentVolumeClaim'",
             ),
             (
                 "data source without name",
@@ -1341,7 +1428,7 @@ mod tests {
                         namespace: None,
                     });
                 },
-                "spec.dataSource: Invalid value: \"a\": must match dataSourceRef",
+                "spec: Invalid value: \"spec.dataSource\": must match dataSourceRef",
             ),
         ];
         for (what, edit, want) in cases {
@@ -1357,8 +1444,23 @@ mod tests {
         let mut old: PersistentVolumeClaim = round_trip(SEED_14);
         old.apply_defaults();
         let mut new = old.clone();
-        new.spec.resources.requests.insert("storage", "2Gi");
+        // Binding sets the volume name once.
         new.spec.volume_name = "mongodb-pv".into();
+        assert!(
+            new.validate_update(&old).is_empty(),
+            "{}",
+            new.validate_update(&old)
+        );
+        // Only bound claims may be resized.
+        new.spec.resources.requests.insert("storage", "2Gi");
+        assert_eq!(
+            new.validate_update(&old)
+                .iter()
+                .next()
+                .map(|e| e.field.as_str()),
+            Some("spec")
+        );
+        new.status.phase = PHASE_BOUND.into();
         assert!(
             new.validate_update(&old).is_empty(),
             "{}",
@@ -1368,7 +1470,7 @@ mod tests {
         shrunk.spec.resources.requests.insert("storage", "1500Mi");
         assert_eq!(
             shrunk.validate_update(&new).to_string(),
-            "spec.resources.requests[storage]: Forbidden: field can not be less than previous value"
+            "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
         );
         new.spec.access_modes = vec![READ_WRITE_MANY.into()];
         assert_eq!(
@@ -1388,6 +1490,36 @@ mod tests {
         assert_eq!(
             new_pv.validate_update(&old_pv).to_string(),
             "spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"
+        );
+    }
+
+    #[test]
+    fn pv_source_rules() {
+        let mut pv: PersistentVolume = round_trip(SEED_13);
+        pv.spec.host_path = Some(Box::new(HostPathVolumeSource {
+            path: "/".into(),
+            type_: None,
+        }));
+        pv.spec.persistent_volume_reclaim_policy = RECLAIM_RECYCLE.into();
+        assert_eq!(
+            pv.validate().to_string(),
+            "spec.persistentVolumeReclaimPolicy: Forbidden: may not be 'recycle' for a hostPath mount of '/'"
+        );
+        let mut pv: PersistentVolume = round_trip(SEED_13);
+        pv.spec.volume_attributes_class_name = Some("gold".into());
+        assert_eq!(
+            pv.validate().to_string(),
+            "spec.csi: Required value: has to be specified when using volumeAttributesClassName"
+        );
+        // With two sources the later one in Kubernetes' order is reported.
+        let mut pv: PersistentVolume = round_trip(SEED_49_PV);
+        pv.spec.iscsi = Some(Box::new(
+            serde_json::json!({"targetPortal": "10.0.0.1:3260"}),
+        ));
+        assert_eq!(pv.spec.sources(), ["nfs", "iscsi"]);
+        assert_eq!(
+            pv.validate().to_string(),
+            "spec.iscsi: Forbidden: may not specify more than 1 volume type"
         );
     }
 }
