@@ -148,34 +148,48 @@ impl LimitRangeItem {
 
     fn validate(&self, path: &Path<'_>, errors: &mut ErrorList) {
         let ty = &*self.type_;
-        if !LIMIT_TYPES.contains(&ty) {
-            errors.push(FieldError::not_supported(
-                &path.child("type"),
+        let type_path = path.child("type");
+        let type_problems = is_qualified_name(ty);
+        if type_problems.is_empty() && !ty.contains('/') && !LIMIT_TYPES.contains(&ty) {
+            errors.push(FieldError::invalid(
+                &type_path,
                 ty,
-                LIMIT_TYPES,
+                "must be a standard limit type or fully qualified",
             ));
         }
-        let lists = [
-            ("max", &self.max),
-            ("min", &self.min),
-            ("default", &self.default),
-            ("defaultRequest", &self.default_request),
-            ("maxLimitRequestRatio", &self.max_limit_request_ratio),
-        ];
-        for (field, list) in lists {
-            validate_resource_list(list, &path.child(field), errors);
+        for msg in type_problems {
+            errors.push(FieldError::invalid(&type_path, ty, msg));
         }
-        if ty == LIMIT_TYPE_POD {
-            for (field, list) in [
-                ("default", &self.default),
-                ("defaultRequest", &self.default_request),
-            ] {
+
+        let container_like = ty == LIMIT_TYPE_POD || ty == LIMIT_TYPE_CONTAINER;
+        let pod = ty == LIMIT_TYPE_POD;
+        let lists = [
+            ("max", &self.max, true),
+            ("min", &self.min, true),
+            ("default", &self.default, !pod),
+            ("defaultRequest", &self.default_request, !pod),
+            ("maxLimitRequestRatio", &self.max_limit_request_ratio, true),
+        ];
+        for (field, list, checked) in lists {
+            let p = path.child(field);
+            if !checked {
                 if !list.is_empty() {
                     errors.push(FieldError::forbidden(
-                        &path.child(field),
+                        &p,
                         "may not be specified when `type` is 'Pod'",
                     ));
                 }
+                continue;
+            }
+            for (name, q) in list {
+                let key = p.key(name);
+                let rule = if container_like {
+                    ResourceNameRule::Container
+                } else {
+                    ResourceNameRule::Any
+                };
+                validate_resource_name(name, rule, &key, errors);
+                errors.extend(validate_nonnegative_quantity(q, &key));
             }
         }
         if ty == LIMIT_TYPE_PVC {
@@ -188,81 +202,231 @@ impl LimitRangeItem {
             }
         }
 
-        // Ordering: min <= defaultRequest <= default <= max, for each resource.
-        let checks: [(&str, &ResourceList, &str, &ResourceList, &str); 5] = [
-            (
-                "min",
-                &self.min,
-                "max",
-                &self.max,
-                "min value {a} is greater than max value {b}",
-            ),
-            (
-                "default",
-                &self.default,
-                "max",
-                &self.max,
-                "default value {a} is greater than max value {b}",
-            ),
-            (
-                "defaultRequest",
-                &self.default_request,
-                "default",
-                &self.default,
-                "default request value {a} is greater than default limit value {b}",
-            ),
-            (
-                "defaultRequest",
-                &self.default_request,
-                "max",
-                &self.max,
-                "default request value {a} is greater than max value {b}",
-            ),
-            (
-                "min",
-                &self.min,
-                "defaultRequest",
-                &self.default_request,
-                "min value {a} is greater than default request value {b}",
-            ),
-        ];
-        for (field, lower, _, upper, message) in checks {
-            let p = path.child(field);
-            for (name, a) in lower {
-                let Some(b) = upper.get(name) else { continue };
-                if a.compare(b) == Some(Ordering::Greater) {
-                    let detail = message
-                        .replace("{a}", a.as_str())
-                        .replace("{b}", b.as_str());
-                    errors.push(FieldError::invalid(&p.key(name), a.as_str(), detail));
+        // For each resource: min <= defaultRequest <= default <= max, and a
+        // reachable limit/request ratio. Paths and values as Kubernetes
+        // reports them.
+        let (default, default_request) = if pod {
+            (&ResourceList::new(), &ResourceList::new())
+        } else {
+            (&self.default, &self.default_request)
+        };
+        let mut names: Vec<&str> = self
+            .max
+            .keys()
+            .chain(self.min.keys())
+            .chain(default.keys())
+            .chain(default_request.keys())
+            .chain(self.max_limit_request_ratio.keys())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let greater = |a: Option<&Quantity>, b: Option<&Quantity>| match (a, b) {
+            (Some(a), Some(b)) => a.compare(b) == Some(Ordering::Greater),
+            _ => false,
+        };
+        for name in names {
+            let min = self.min.get(name);
+            let max = self.max.get(name);
+            let def = default.get(name);
+            let req = default_request.get(name);
+            let ratio = self.max_limit_request_ratio.get(name);
+            let show = |q: Option<&Quantity>| q.map(|q| q.as_str().to_string()).unwrap_or_default();
+            let mut push = |field: &str, value: Option<&Quantity>, detail: String| {
+                let p = path.child(field);
+                errors.push(FieldError::invalid(&p.key(name), show(value), detail));
+            };
+            if greater(min, max) {
+                push(
+                    "min",
+                    min,
+                    format!(
+                        "min value {} is greater than max value {}",
+                        show(min),
+                        show(max)
+                    ),
+                );
+            }
+            if greater(min, req) {
+                push(
+                    "defaultRequest",
+                    req,
+                    format!(
+                        "min value {} is greater than default request value {}",
+                        show(min),
+                        show(req)
+                    ),
+                );
+            }
+            if greater(req, max) {
+                push(
+                    "defaultRequest",
+                    req,
+                    format!(
+                        "default request value {} is greater than max value {}",
+                        show(req),
+                        show(max)
+                    ),
+                );
+            }
+            if greater(req, def) {
+                push(
+                    "defaultRequest",
+                    req,
+                    format!(
+                        "default request value {} is greater than default limit value {}",
+                        show(req),
+                        show(def)
+                    ),
+                );
+            }
+            if greater(min, def) {
+                push(
+                    "default",
+                    min,
+                    format!(
+                        "min value {} is greater than default value {}",
+                        show(min),
+                        show(def)
+                    ),
+                );
+            }
+            if greater(def, max) {
+                push(
+                    "default",
+                    max,
+                    format!(
+                        "default value {} is greater than max value {}",
+                        show(def),
+                        show(max)
+                    ),
+                );
+            }
+            if let Some(r) = ratio {
+                if r.compare(&Quantity::from("1")) == Some(Ordering::Less) {
+                    push(
+                        "maxLimitRequestRatio",
+                        ratio,
+                        format!("ratio {r} is less than 1"),
+                    );
                 }
-            }
-        }
-        let ratio = path.child("maxLimitRequestRatio");
-        let one = Quantity::from("1");
-        for (name, r) in &self.max_limit_request_ratio {
-            if r.compare(&one) == Some(Ordering::Less) {
-                errors.push(FieldError::invalid(
-                    &ratio.key(name),
-                    r.as_str(),
-                    format!("ratio {r} is less than 1"),
-                ));
-            }
-            // The ratio must be reachable: at most max/min.
-            let bounds = (self.min.get(name), self.max.get(name));
-            if let (Some(min), Some(max)) = bounds {
                 let milli = |q: &Quantity| q.try_milli_value().ok().map(|v| v as f64);
-                if let (Some(lo), Some(hi), Some(rv)) = (milli(min), milli(max), milli(r)) {
-                    if lo > 0.0 && rv > hi / lo * 1000.0 {
-                        errors.push(FieldError::invalid(
-                            &ratio.key(name),
-                            r.as_str(),
-                            format!("ratio {r} is greater than max/min = {:.6}", hi / lo),
-                        ));
+                if let (Some(lo), Some(hi), Some(rv)) =
+                    (min.and_then(milli), max.and_then(milli), milli(r))
+                {
+                    let limit = hi / lo;
+                    if rv / 1000.0 > limit {
+                        push(
+                            "maxLimitRequestRatio",
+                            ratio,
+                            format!("ratio {r} is greater than max/min = {limit:.6}"),
+                        );
                     }
                 }
             }
+            // Resources that cannot be overcommitted (hugepages, extended
+            // resources) need request == limit.
+            if let (Some(d), Some(r)) = (def, req) {
+                if !overcommit_allowed(name) && d.compare(r) != Some(Ordering::Equal) {
+                    push(
+                        "defaultRequest",
+                        req,
+                        format!(
+                            "default value {d} must equal to defaultRequest value {r} in {name}"
+                        ),
+                    );
+                }
+            }
         }
+    }
+}
+
+/// Which resource names a list may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResourceNameRule {
+    /// Container and pod limits: `cpu`, `memory`, `ephemeral-storage`,
+    /// `hugepages-*`, or a domain-qualified (extended) resource.
+    Container,
+    /// Any standard resource (`storage`, `pods`, ...) or a qualified one.
+    Any,
+    /// Quota resources (`requests.cpu`, `pods`, `count/deployments.apps`).
+    Quota,
+}
+
+const CONTAINER_RESOURCES: &[&str] = &["cpu", "memory", "ephemeral-storage"];
+const QUOTA_RESOURCES: &[&str] = &[
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.storage",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+    "services",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "configmaps",
+    "persistentvolumeclaims",
+    "services.nodeports",
+    "services.loadbalancers",
+];
+const OTHER_STANDARD_RESOURCES: &[&str] = &["storage"];
+
+fn is_hugepages(name: &str) -> bool {
+    name.starts_with("hugepages-")
+}
+
+/// Native resources (no domain, or a `kubernetes.io` domain) other than
+/// hugepages may be overcommitted.
+fn overcommit_allowed(name: &str) -> bool {
+    let native = match name.split_once('/') {
+        None => true,
+        Some((domain, _)) => domain == "kubernetes.io" || domain.ends_with(".kubernetes.io"),
+    };
+    native && !is_hugepages(name)
+}
+
+fn validate_resource_name(
+    name: &str,
+    rule: ResourceNameRule,
+    path: &Path<'_>,
+    errors: &mut ErrorList,
+) {
+    let problems = is_qualified_name(name);
+    if !problems.is_empty() {
+        for msg in problems {
+            errors.push(FieldError::invalid(path, name, msg));
+        }
+        return;
+    }
+    if name.contains('/') {
+        return;
+    }
+    let (ok, detail) = match rule {
+        ResourceNameRule::Container => (
+            CONTAINER_RESOURCES.contains(&name) || is_hugepages(name),
+            "must be a standard resource for containers",
+        ),
+        ResourceNameRule::Quota => (
+            QUOTA_RESOURCES.contains(&name)
+                || is_hugepages(name)
+                || name.strip_prefix("requests.").is_some_and(is_hugepages),
+            "must be a standard resource for quota",
+        ),
+        ResourceNameRule::Any => (
+            CONTAINER_RESOURCES.contains(&name)
+                || QUOTA_RESOURCES.contains(&name)
+                || OTHER_STANDARD_RESOURCES.contains(&name)
+                || is_hugepages(name),
+            "must be a standard resource type or fully qualified",
+        ),
+    };
+    if !ok {
+        errors.push(FieldError::invalid(path, name, detail));
     }
 }
 
@@ -402,13 +566,12 @@ pub struct ResourceQuotaStatus {
     pub used: ResourceList,
 }
 
-/// Checks resource names (qualified names) and quantities of a list.
+/// Checks quota resource names and quantities of a list.
 fn validate_resource_list(list: &ResourceList, path: &Path<'_>, errors: &mut ErrorList) {
     for (name, q) in list {
-        for msg in is_qualified_name(name) {
-            errors.push(FieldError::invalid(path, name, msg));
-        }
-        errors.extend(validate_nonnegative_quantity(q, &path.key(name)));
+        let key = path.key(name);
+        validate_resource_name(name, ResourceNameRule::Quota, &key, errors);
+        errors.extend(validate_nonnegative_quantity(q, &key));
     }
 }
 
@@ -475,20 +638,25 @@ mod tests {
     fn limit_range_validation_table() {
         type Edit = fn(&mut LimitRange);
         let cases: &[(&str, Edit, &str)] = &[
-            ("bad type", |l| l.spec.limits[0].type_ = "Node".into(), "spec.limits[0].type: Unsupported value: \"Node\""),
+            ("bad type", |l| l.spec.limits[0].type_ = "Node".into(), "spec.limits[0].type: Invalid value: \"Node\": must be a standard limit type or fully qualified"),
             ("duplicate type", |l| l.spec.limits[2].type_ = "Pod".into(), "spec.limits[2].type: Duplicate value: \"Pod\""),
             ("pod default", |l| { l.spec.limits[0].default.insert("cpu", "1"); }, "spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'"),
             ("pvc without storage", |l| {
                 l.spec.limits[2].max.clear();
                 l.spec.limits[2].min.clear();
             }, "spec.limits[2].limits: Required value: either minimum or maximum storage value is required"),
-            ("bad resource name", |l| { l.spec.limits[1].max.insert("bad name", "1"); }, "spec.limits[1].max: Invalid value: \"bad name\""),
+            ("bad resource name", |l| { l.spec.limits[1].max.insert("bad name", "1"); }, "spec.limits[1].max[bad name]: Invalid value: \"bad name\""),
         ];
         for (what, edit, want) in cases {
             let mut lr: LimitRange = serde_json::from_str(LIMITS).unwrap();
             edit(&mut lr);
-            let errors = lr.validate().to_string();
-            assert!(errors.starts_with(want), "{what}: got {errors:?}");
+            let errors = lr.validate();
+            let first = errors
+                .iter()
+                .next()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(first.starts_with(want), "{what}: got {errors}");
         }
     }
 
@@ -529,7 +697,7 @@ mod tests {
                 |q| {
                     q.spec.hard.insert("-pods", "1");
                 },
-                "spec.hard: Invalid value: \"-pods\"",
+                "spec.hard[-pods]: Invalid value: \"-pods\"",
             ),
         ];
         for (what, edit, want) in cases {
@@ -548,11 +716,11 @@ mod tests {
             ("min above max", |i| { i.min.insert("cpu", "3"); },
                 "spec.limits[1].min[cpu]: Invalid value: \"3\": min value 3 is greater than max value 2"),
             ("default above max", |i| { i.default.insert("memory", "5Gi"); },
-                "spec.limits[1].default[memory]: Invalid value: \"5Gi\": default value 5Gi is greater than max value 4Gi"),
+                "spec.limits[1].default[memory]: Invalid value: \"4Gi\": default value 5Gi is greater than max value 4Gi"),
             ("request above limit", |i| { i.default_request.insert("cpu", "600m"); },
                 "spec.limits[1].defaultRequest[cpu]: Invalid value: \"600m\": default request value 600m is greater than default limit value 500m"),
             ("min above request", |i| { i.min.insert("memory", "256Mi"); },
-                "spec.limits[1].min[memory]: Invalid value: \"256Mi\": min value 256Mi is greater than default request value 128Mi"),
+                "spec.limits[1].defaultRequest[memory]: Invalid value: \"128Mi\": min value 256Mi is greater than default request value 128Mi"),
             ("ratio below one", |i| { i.max_limit_request_ratio.insert("cpu", "500m"); },
                 "spec.limits[1].maxLimitRequestRatio[cpu]: Invalid value: \"500m\": ratio 500m is less than 1"),
             ("negative", |i| { i.min.insert("cpu", "-1"); },
@@ -593,5 +761,34 @@ mod tests {
         quota.status.used.insert("limits.cpu", "x");
         let fields: Vec<String> = quota.validate().iter().map(|e| e.field.clone()).collect();
         assert_eq!(fields, ["spec.hard[pods]", "status.used[limits.cpu]"]);
+    }
+
+    #[test]
+    fn resource_names_and_overcommit() {
+        let mut lr: LimitRange = serde_json::from_str(LIMITS).unwrap();
+        let item = &mut lr.spec.limits[1];
+        item.max.insert("storage", "1Gi");
+        item.default.insert("example.com/gpu", "2");
+        item.default_request.insert("example.com/gpu", "1");
+        let errors: Vec<String> = lr.validate().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            [
+                "spec.limits[1].max[storage]: Invalid value: \"storage\": must be a standard resource for containers",
+                "spec.limits[1].defaultRequest[example.com/gpu]: Invalid value: \"1\": default value 2 must equal to defaultRequest value 1 in example.com/gpu",
+            ]
+        );
+        // Custom, domain-qualified limit types are accepted.
+        let mut custom: LimitRange = serde_json::from_str(LIMITS).unwrap();
+        custom.spec.limits[2].type_ = "example.com/volume".into();
+        assert!(custom.validate().is_empty(), "{}", custom.validate());
+
+        let mut quota: ResourceQuota = serde_json::from_str(QUOTA).unwrap();
+        quota.spec.hard.insert("requests.hugepages-2Mi", "1Gi");
+        quota.spec.hard.insert("storage", "1Gi");
+        assert_eq!(
+            quota.validate().to_string(),
+            "spec.hard[storage]: Invalid value: \"storage\": must be a standard resource for quota"
+        );
     }
 }
