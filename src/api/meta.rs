@@ -246,3 +246,32 @@ pub struct List<T> {
     )]
     pub items: Vec<T>,
 }
+
+/// A condition of an object's status in the standard `metav1.Condition`
+/// shape (Service status, PodDisruptionBudget status, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// The condition's type, in CamelCase (`Available`).
+    #[serde(default, rename = "type")]
+    pub type_: Str,
+    /// `True`, `False` or `Unknown`.
+    #[serde(default)]
+    pub status: Str,
+    /// The `metadata.generation` the condition was set for.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_default"
+    )]
+    pub observed_generation: i64,
+    /// When the status last changed.
+    #[serde(default)]
+    pub last_transition_time: Option<Time>,
+    /// A CamelCase reason for the last transition.
+    #[serde(default)]
+    pub reason: Str,
+    /// A human-readable message.
+    #[serde(default)]
+    pub message: Str,
+}

@@ -35,6 +35,7 @@
 
 pub mod coordination;
 pub mod core;
+pub mod discovery;
 pub mod dynamic;
 pub mod intstr;
 pub mod meta;
@@ -51,7 +52,8 @@ pub mod watch;
 pub use self::dynamic::DynamicObject;
 pub use self::intstr::IntOrString;
 pub use self::meta::{
-    split_api_version, List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference, TypeMeta,
+    split_api_version, Condition, List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference,
+    TypeMeta,
 };
 pub use self::quantity::{Quantity, ResourceList};
 pub use self::resource::{ApiResource, Metadata, Resource, Scope};
