@@ -39,6 +39,7 @@ pub mod dynamic;
 pub mod intstr;
 pub mod meta;
 pub mod quantity;
+pub mod rbac;
 pub mod resource;
 pub mod selector;
 pub mod serde_util;
@@ -51,7 +52,8 @@ pub mod watch;
 pub use self::dynamic::DynamicObject;
 pub use self::intstr::IntOrString;
 pub use self::meta::{
-    split_api_version, List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference, TypeMeta,
+    split_api_version, Condition, DeleteOptions, List, ListMeta, ManagedFieldsEntry, ObjectMeta,
+    OwnerReference, Preconditions, TypeMeta,
 };
 pub use self::quantity::{Quantity, ResourceList};
 pub use self::resource::{ApiResource, Metadata, Resource, Scope};
