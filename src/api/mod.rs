@@ -38,6 +38,7 @@ pub mod core;
 pub mod dynamic;
 pub mod intstr;
 pub mod meta;
+pub mod networking;
 pub mod quantity;
 pub mod rbac;
 pub mod resource;
