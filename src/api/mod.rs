@@ -39,6 +39,7 @@ pub mod dynamic;
 pub mod intstr;
 pub mod meta;
 pub mod networking;
+pub mod policy;
 pub mod quantity;
 pub mod rbac;
 pub mod resource;
