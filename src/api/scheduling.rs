@@ -182,7 +182,9 @@ mod tests {
 
     #[test]
     fn validation() {
-        let cases: &[(&str, i32, bool, Option<&str>, &[&str])] = &[
+        // (name, value, globalDefault, preemptionPolicy, error fields)
+        type Case<'a> = (&'a str, i32, bool, Option<&'a str>, &'a [&'a str]);
+        let cases: &[Case<'_>] = &[
             ("user", HIGHEST_USER_DEFINABLE_PRIORITY, false, None, &[]),
             (
                 "user",

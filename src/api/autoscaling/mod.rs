@@ -1,9 +1,9 @@
 //! `autoscaling`: the HorizontalPodAutoscaler, in its two served versions.
 //!
-//! - [`v2`] (the current one): scale a target between `minReplicas` (default
-//!   1) and `maxReplicas` on any number of metrics (resource, container
-//!   resource, pods, object, external) with `Utilization`, `Value` or
-//!   `AverageValue` targets, and tune how fast it scales with `behavior`.
+//! - [`v2`] (the current one): scale a target between `minReplicas`
+//!   (default one) and `maxReplicas` on any number of metrics (resource,
+//!   container resource, pods, object, external) with `Utilization`, `Value`
+//!   or `AverageValue` targets, and tune how fast it scales with `behavior`.
 //! - [`v1`]: only a CPU utilization target (`targetCPUUtilizationPercentage`).
 //!
 //! The two convert into each other with `From`, as Kubernetes serves one
