@@ -33,6 +33,7 @@
 //! assert_eq!(serde_json::from_str::<Lease>(&json).unwrap(), lease);
 //! ```
 
+pub mod apiextensions;
 pub mod autoscaling;
 pub mod coordination;
 pub mod core;
