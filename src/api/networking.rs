@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use super::core::TypedLocalObjectReference;
 use super::intstr::IntOrString;
 use super::resource::object;
+use super::selector::validate_label_selector;
 use super::serde_util::{is_default, nullable};
 use super::validation::{
     is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, ErrorList, FieldError, Path,
@@ -808,7 +809,7 @@ fn validate_ingress_class_spec(spec: &IngressClassSpec, path: &Path<'_>) -> Erro
 }
 
 fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &Path<'_>) -> ErrorList {
-    let mut errors = validate_selector(&spec.pod_selector, &path.child("podSelector"));
+    let mut errors = validate_label_selector(&spec.pod_selector, &path.child("podSelector"));
     let ingress = path.child("ingress");
     for (i, rule) in spec.ingress.iter().enumerate() {
         let rule_path = ingress.index(i);
@@ -908,11 +909,14 @@ fn validate_peers(peers: &[NetworkPolicyPeer], path: &Path<'_>) -> ErrorList {
         let mut count = 0;
         if let Some(selector) = &peer.pod_selector {
             count += 1;
-            errors.extend(validate_selector(selector, &peer_path.child("podSelector")));
+            errors.extend(validate_label_selector(
+                selector,
+                &peer_path.child("podSelector"),
+            ));
         }
         if let Some(selector) = &peer.namespace_selector {
             count += 1;
-            errors.extend(validate_selector(
+            errors.extend(validate_label_selector(
                 selector,
                 &peer_path.child("namespaceSelector"),
             ));
@@ -1027,12 +1031,6 @@ fn validate_ip_block(block: &IpBlock, path: &Path<'_>) -> ErrorList {
         }
     }
     errors
-}
-
-fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
-    // SHIM: selector::validate_label_selector (branch api-selector) replaces this.
-    let _ = (selector, path);
-    ErrorList::new()
 }
 
 /// An error converting a `networking.k8s.io/v1beta1` Ingress.

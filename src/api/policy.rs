@@ -25,8 +25,9 @@
 //! ```
 use serde::{Deserialize, Serialize};
 
-use super::intstr::IntOrString;
+use super::intstr::{validate_int_or_percent, validate_percent_at_most_100, IntOrString};
 use super::resource::object;
+use super::selector::validate_label_selector;
 use super::serde_util::{is_default, nullable};
 use super::validation::{ErrorList, ErrorType, FieldError, Path};
 use super::{Condition, DeleteOptions, LabelSelector, SortedMap, Str, Time};
@@ -140,42 +141,6 @@ pub struct PodDisruptionBudgetStatus {
     pub conditions: Vec<Condition>,
 }
 
-/// Problems with a count-or-percentage that must be non-negative and at most
-/// 100%.
-fn validate_int_or_percent(value: &IntOrString, path: &Path<'_>) -> ErrorList {
-    let mut errors = ErrorList::new();
-    match value {
-        IntOrString::Int(n) => {
-            if *n < 0 {
-                errors.push(FieldError::invalid(
-                    path,
-                    n,
-                    "must be greater than or equal to 0",
-                ));
-            }
-        }
-        IntOrString::String(s) => match s.strip_suffix('%') {
-            Some(digits) if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) => {
-                // Long digit strings overflow: they are over 100% anyway.
-                if digits.parse::<u32>().map_or(true, |p| p > 100) {
-                    errors.push(FieldError::invalid(
-                        path,
-                        s,
-                        "must not be greater than 100%",
-                    ));
-                }
-            }
-            _ => errors.push(FieldError::invalid(
-                path,
-                s,
-                "a valid percent string must be a numeric string followed by an ending '%' \
-                 (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
-            )),
-        },
-    }
-    errors
-}
-
 fn validate_pdb_spec(spec: &PodDisruptionBudgetSpec, path: &Path<'_>) -> ErrorList {
     let mut errors = ErrorList::new();
     if spec.min_available.is_some() && spec.max_unavailable.is_some() {
@@ -186,13 +151,17 @@ fn validate_pdb_spec(spec: &PodDisruptionBudgetSpec, path: &Path<'_>) -> ErrorLi
         ));
     }
     if let Some(min) = &spec.min_available {
-        errors.extend(validate_int_or_percent(min, &path.child("minAvailable")));
+        let min_path = path.child("minAvailable");
+        errors.extend(validate_int_or_percent(min, &min_path));
+        errors.extend(validate_percent_at_most_100(min, &min_path));
     }
     if let Some(max) = &spec.max_unavailable {
-        errors.extend(validate_int_or_percent(max, &path.child("maxUnavailable")));
+        let max_path = path.child("maxUnavailable");
+        errors.extend(validate_int_or_percent(max, &max_path));
+        errors.extend(validate_percent_at_most_100(max, &max_path));
     }
     if let Some(selector) = &spec.selector {
-        errors.extend(validate_selector(selector, &path.child("selector")));
+        errors.extend(validate_label_selector(selector, &path.child("selector")));
     }
     if let Some(policy) = &spec.unhealthy_pod_eviction_policy {
         if policy != IF_HEALTHY_BUDGET && policy != ALWAYS_ALLOW {
@@ -273,12 +242,6 @@ pub fn validate_delete_options(options: &DeleteOptions, path: &Path<'_>) -> Erro
         }
     }
     errors
-}
-
-fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
-    // SHIM: selector::validate_label_selector (branch api-selector) replaces this.
-    let _ = (selector, path);
-    ErrorList::new()
 }
 
 #[cfg(test)]

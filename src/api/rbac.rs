@@ -34,6 +34,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::resource::object;
+use super::selector::validate_label_selector;
 use super::serde_util::nullable;
 use super::validation::{is_dns1123_subdomain, is_path_segment_name, ErrorList, FieldError, Path};
 use super::{LabelSelector, Str};
@@ -99,7 +100,7 @@ object! {
                 ));
             }
             for (i, selector) in rule.cluster_role_selectors.iter().enumerate() {
-                errors.extend(validate_selector(selector, &selectors.index(i)));
+                errors.extend(validate_label_selector(selector, &selectors.index(i)));
             }
         }
         errors
@@ -447,12 +448,6 @@ fn validate_role_ref_update(new: &RoleRef, old: &RoleRef) -> ErrorList {
         ));
     }
     errors
-}
-
-fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
-    // SHIM: selector::validate_label_selector (branch api-selector) replaces this.
-    let _ = (selector, path);
-    ErrorList::new()
 }
 
 #[cfg(test)]

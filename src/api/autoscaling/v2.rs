@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{validate_cross_version_object_reference, CrossVersionObjectReference};
 use crate::api::resource::object;
+use crate::api::selector::validate_label_selector;
 use crate::api::serde_util::nullable;
 use crate::api::validation::{is_dns1123_label, is_path_segment_name, ErrorList, FieldError, Path};
 use crate::api::{LabelSelector, Quantity, Str, Time};
@@ -715,16 +716,21 @@ fn validate_metric_spec(spec: &MetricSpec, path: &Path<'_>) -> ErrorList {
     errors
 }
 
-/// True when a quantity is greater than zero (a light check until quantity
-/// arithmetic is available: a leading `-` or an all-zero mantissa is not).
-fn is_positive(q: &Quantity) -> bool {
-    let s = q.as_str().trim_start_matches('+');
-    if s.starts_with('-') {
-        return false;
+/// A target quantity must parse and be greater than zero.
+fn validate_positive(q: &Quantity, path: &Path<'_>) -> ErrorList {
+    let mut errors = ErrorList::new();
+    match q.parsed() {
+        Err(e) => errors.push(FieldError::invalid(
+            path,
+            q.as_str(),
+            e.kubernetes_message(),
+        )),
+        Ok(p) if p.signum() != 1 => {
+            errors.push(FieldError::invalid(path, q.as_str(), "must be positive"))
+        }
+        Ok(_) => {}
     }
-    s.bytes()
-        .take_while(|c| c.is_ascii_digit() || *c == b'.')
-        .any(|c| (b'1'..=b'9').contains(&c))
+    errors
 }
 
 fn validate_metric_target(target: &MetricTarget, path: &Path<'_>) -> ErrorList {
@@ -744,22 +750,10 @@ fn validate_metric_target(target: &MetricTarget, path: &Path<'_>) -> ErrorList {
         ));
     }
     if let Some(v) = &target.value {
-        if !is_positive(v) {
-            errors.push(FieldError::invalid(
-                &path.child("value"),
-                v.as_str(),
-                "must be positive",
-            ));
-        }
+        errors.extend(validate_positive(v, &path.child("value")));
     }
     if let Some(v) = &target.average_value {
-        if !is_positive(v) {
-            errors.push(FieldError::invalid(
-                &path.child("averageValue"),
-                v.as_str(),
-                "must be positive",
-            ));
-        }
+        errors.extend(validate_positive(v, &path.child("averageValue")));
     }
     if let Some(u) = target.average_utilization {
         if u < 1 {
@@ -783,7 +777,7 @@ fn validate_metric_identifier(id: &MetricIdentifier, path: &Path<'_>) -> ErrorLi
         errors.push(FieldError::invalid(&name, &id.name, message));
     }
     if let Some(selector) = &id.selector {
-        errors.extend(validate_selector(selector, &path.child("selector")));
+        errors.extend(validate_label_selector(selector, &path.child("selector")));
     }
     errors
 }
@@ -880,12 +874,6 @@ fn validate_resource_source(
         _ => {}
     }
     errors
-}
-
-fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
-    // SHIM: selector::validate_label_selector (branch api-selector) replaces this.
-    let _ = (selector, path);
-    ErrorList::new()
 }
 
 #[cfg(test)]
@@ -1044,6 +1032,10 @@ pub(crate) mod tests {
             ),
             (
                 cpu(json!({"type": "AverageValue", "averageValue": "-1"})),
+                &["spec.metrics[0].resource.target.averageValue"],
+            ),
+            (
+                cpu(json!({"type": "AverageValue", "averageValue": "1x"})),
                 &["spec.metrics[0].resource.target.averageValue"],
             ),
             (
