@@ -62,13 +62,13 @@ use super::serde_util::{is_default, nullable};
 use super::validation::{is_dns1035_label, is_dns1123_subdomain, ErrorList, FieldError, Path};
 use super::{SortedMap, Str, Time};
 
-/// [`CustomResourceDefinitionSpec::scope`]: objects live in namespaces.
+/// For [`CustomResourceDefinitionSpec::scope`]: objects live in namespaces.
 pub const NAMESPACED: &str = "Namespaced";
-/// [`CustomResourceDefinitionSpec::scope`]: objects are cluster-wide.
+/// For [`CustomResourceDefinitionSpec::scope`]: objects are cluster-wide.
 pub const CLUSTER: &str = "Cluster";
-/// [`CustomResourceConversion::strategy`]: versions differ only in `apiVersion`.
+/// For [`CustomResourceConversion::strategy`]: versions differ only in `apiVersion`.
 pub const CONVERSION_NONE: &str = "None";
-/// [`CustomResourceConversion::strategy`]: a webhook converts between versions.
+/// For [`CustomResourceConversion::strategy`]: a webhook converts between versions.
 pub const CONVERSION_WEBHOOK: &str = "Webhook";
 /// Condition type: the kind is served.
 pub const ESTABLISHED: &str = "Established";

@@ -47,11 +47,11 @@ use super::validation::{
 };
 use super::{LabelSelector, Str};
 
-/// [`HttpIngressPath::path_type`]: the path matches exactly.
+/// For [`HttpIngressPath::path_type`]: the path matches exactly.
 pub const PATH_TYPE_EXACT: &str = "Exact";
-/// [`HttpIngressPath::path_type`]: the path matches by `/`-separated prefix.
+/// For [`HttpIngressPath::path_type`]: the path matches by `/`-separated prefix.
 pub const PATH_TYPE_PREFIX: &str = "Prefix";
-/// [`HttpIngressPath::path_type`]: matching is up to the ingress class.
+/// For [`HttpIngressPath::path_type`]: matching is up to the ingress class.
 pub const PATH_TYPE_IMPLEMENTATION_SPECIFIC: &str = "ImplementationSpecific";
 /// A policy type: rules about incoming traffic.
 pub const POLICY_TYPE_INGRESS: &str = "Ingress";
@@ -332,9 +332,9 @@ pub struct IngressPortStatus {
     pub error: Option<Str>,
 }
 
-/// [`IngressClassParametersReference::scope`]: cluster-scoped parameters.
+/// For [`IngressClassParametersReference::scope`]: cluster-scoped parameters.
 pub const PARAMETERS_SCOPE_CLUSTER: &str = "Cluster";
-/// [`IngressClassParametersReference::scope`]: namespaced parameters.
+/// For [`IngressClassParametersReference::scope`]: namespaced parameters.
 pub const PARAMETERS_SCOPE_NAMESPACE: &str = "Namespace";
 
 /// The controller of an [`IngressClass`] and its parameters.

@@ -32,11 +32,11 @@ use super::serde_util::{is_default, nullable};
 use super::validation::{ErrorList, ErrorType, FieldError, Path};
 use super::{Condition, DeleteOptions, LabelSelector, SortedMap, Str, Time};
 
-/// [`PodDisruptionBudgetSpec::unhealthy_pod_eviction_policy`]: unhealthy
+/// For [`PodDisruptionBudgetSpec::unhealthy_pod_eviction_policy`]: unhealthy
 /// pods may be evicted only while the budget is met (the behaviour when
 /// unset).
 pub const IF_HEALTHY_BUDGET: &str = "IfHealthyBudget";
-/// [`PodDisruptionBudgetSpec::unhealthy_pod_eviction_policy`]: unhealthy
+/// For [`PodDisruptionBudgetSpec::unhealthy_pod_eviction_policy`]: unhealthy
 /// pods may always be evicted.
 pub const ALWAYS_ALLOW: &str = "AlwaysAllow";
 

@@ -37,9 +37,9 @@ pub const SYSTEM_PRIORITY_CLASSES: &[(&str, i32)] = &[
     ("system-node-critical", 2_000_001_000),
     ("system-cluster-critical", 2_000_000_000),
 ];
-/// [`PriorityClass::preemption_policy`]: may preempt lower-priority pods.
+/// For [`PriorityClass::preemption_policy`]: may preempt lower-priority pods.
 pub const PREEMPT_LOWER_PRIORITY: &str = "PreemptLowerPriority";
-/// [`PriorityClass::preemption_policy`]: never preempts.
+/// For [`PriorityClass::preemption_policy`]: never preempts.
 pub const PREEMPT_NEVER: &str = "Never";
 
 object! {

@@ -33,13 +33,13 @@ use super::serde_util::nullable;
 use super::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use super::{Str, StringMap};
 
-/// [`StorageClass::reclaim_policy`]: delete the volume with its claim.
+/// For [`StorageClass::reclaim_policy`]: delete the volume with its claim.
 pub const RECLAIM_DELETE: &str = "Delete";
-/// [`StorageClass::reclaim_policy`]: keep the volume for manual reclamation.
+/// For [`StorageClass::reclaim_policy`]: keep the volume for manual reclamation.
 pub const RECLAIM_RETAIN: &str = "Retain";
-/// [`StorageClass::volume_binding_mode`]: provision and bind at once.
+/// For [`StorageClass::volume_binding_mode`]: provision and bind at once.
 pub const BINDING_IMMEDIATE: &str = "Immediate";
-/// [`StorageClass::volume_binding_mode`]: wait until a pod uses the claim.
+/// For [`StorageClass::volume_binding_mode`]: wait until a pod uses the claim.
 pub const BINDING_WAIT_FOR_FIRST_CONSUMER: &str = "WaitForFirstConsumer";
 
 /// At most this many parameters.

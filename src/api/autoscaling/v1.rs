@@ -1,5 +1,5 @@
 //! `autoscaling/v1`: the [`HorizontalPodAutoscaler`] with a CPU target only,
-//! and its conversion to and from [`v2`](super::v2).
+//! and its conversion to and from [`v2`] (see below).
 //!
 //! Conversion follows Kubernetes: v1's `targetCPUUtilizationPercentage` is
 //! v2's `Resource` `cpu` `Utilization` metric (and a v1 object without one

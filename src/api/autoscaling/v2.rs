@@ -15,21 +15,21 @@ use crate::api::serde_util::nullable;
 use crate::api::validation::{is_dns1123_label, is_path_segment_name, ErrorList, FieldError, Path};
 use crate::api::{LabelSelector, Quantity, Str, Time};
 
-/// [`MetricSpec::type`]: a metric of another object ([`ObjectMetricSource`]).
+/// For [`MetricSpec::type`]: a metric of another object ([`ObjectMetricSource`]).
 pub const OBJECT: &str = "Object";
-/// [`MetricSpec::type`]: a per-pod metric averaged over the pods.
+/// For [`MetricSpec::type`]: a per-pod metric averaged over the pods.
 pub const PODS: &str = "Pods";
-/// [`MetricSpec::type`]: a resource (CPU, memory) of the pods.
+/// For [`MetricSpec::type`]: a resource (CPU, memory) of the pods.
 pub const RESOURCE: &str = "Resource";
-/// [`MetricSpec::type`]: a resource of one container of the pods.
+/// For [`MetricSpec::type`]: a resource of one container of the pods.
 pub const CONTAINER_RESOURCE: &str = "ContainerResource";
-/// [`MetricSpec::type`]: a metric from outside the cluster.
+/// For [`MetricSpec::type`]: a metric from outside the cluster.
 pub const EXTERNAL: &str = "External";
-/// [`MetricTarget::type`]: percent of the pods' requests.
+/// For [`MetricTarget::type`]: percent of the pods' requests.
 pub const UTILIZATION: &str = "Utilization";
-/// [`MetricTarget::type`]: the raw value.
+/// For [`MetricTarget::type`]: the raw value.
 pub const VALUE: &str = "Value";
-/// [`MetricTarget::type`]: the value divided by the number of pods.
+/// For [`MetricTarget::type`]: the value divided by the number of pods.
 pub const AVERAGE_VALUE: &str = "AverageValue";
 /// The default CPU utilization target (percent) when no metric is given.
 pub const DEFAULT_CPU_UTILIZATION: i32 = 80;
