@@ -207,35 +207,6 @@ pub struct ManagedFieldsEntry {
     pub subresource: Str,
 }
 
-/// A standard condition (`metav1.Condition`), as in the `status.conditions`
-/// of PodDisruptionBudgets and most newer kinds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Condition {
-    /// The condition type, in CamelCase (`Available`, `DisruptionAllowed`).
-    #[serde(default)]
-    pub r#type: Str,
-    /// `True`, `False` or `Unknown`.
-    #[serde(default)]
-    pub status: Str,
-    /// The `metadata.generation` the condition was set for.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "is_default"
-    )]
-    pub observed_generation: i64,
-    /// When the status last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<Time>,
-    /// A CamelCase, machine-readable reason for the last transition.
-    #[serde(default)]
-    pub reason: Str,
-    /// A human-readable message about the last transition.
-    #[serde(default)]
-    pub message: Str,
-}
-
 /// The body of a delete request (`metav1.DeleteOptions`), also carried by an
 /// `Eviction`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,4 +290,33 @@ pub struct List<T> {
         bound(deserialize = "T: Deserialize<'de>")
     )]
     pub items: Vec<T>,
+}
+
+/// A condition of an object's status in the standard `metav1.Condition`
+/// shape (Service status, PodDisruptionBudget status, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// The condition's type, in CamelCase (`Available`).
+    #[serde(default, rename = "type")]
+    pub type_: Str,
+    /// `True`, `False` or `Unknown`.
+    #[serde(default)]
+    pub status: Str,
+    /// The `metadata.generation` the condition was set for.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_default"
+    )]
+    pub observed_generation: i64,
+    /// When the status last changed.
+    #[serde(default)]
+    pub last_transition_time: Option<Time>,
+    /// A CamelCase reason for the last transition.
+    #[serde(default)]
+    pub reason: Str,
+    /// A human-readable message.
+    #[serde(default)]
+    pub message: Str,
 }

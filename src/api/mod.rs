@@ -58,8 +58,8 @@ pub mod watch;
 pub use self::dynamic::DynamicObject;
 pub use self::intstr::IntOrString;
 pub use self::meta::{
-    split_api_version, Condition, DeleteOptions, List, ListMeta, ManagedFieldsEntry, ObjectMeta,
-    OwnerReference, Preconditions, TypeMeta,
+    split_api_version, Condition, List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference,
+    TypeMeta,
 };
 pub use self::quantity::{Quantity, ResourceList};
 pub use self::resource::{ApiResource, Metadata, Resource, Scope};

@@ -26,11 +26,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::intstr::{validate_int_or_percent, validate_percent_at_most_100, IntOrString};
+use super::meta::DeleteOptions;
 use super::resource::object;
 use super::selector::validate_label_selector;
 use super::serde_util::{is_default, nullable};
 use super::validation::{ErrorList, ErrorType, FieldError, Path};
-use super::{Condition, DeleteOptions, LabelSelector, SortedMap, Str, Time};
+use super::{Condition, LabelSelector, SortedMap, Str, Time};
 
 /// For [`PodDisruptionBudgetSpec::unhealthy_pod_eviction_policy`]: unhealthy
 /// pods may be evicted only while the budget is met (the behaviour when
@@ -197,7 +198,7 @@ pub fn validate_pdb_status(status: &PodDisruptionBudgetStatus) -> ErrorList {
     let conditions = root.child("conditions");
     for (i, condition) in status.conditions.iter().enumerate() {
         let path = conditions.index(i);
-        if condition.r#type.is_empty() {
+        if condition.type_.is_empty() {
             errors.push(FieldError::required(&path.child("type"), ""));
         }
         if !matches!(condition.status.as_str(), "True" | "False" | "Unknown") {
@@ -366,7 +367,7 @@ mod tests {
             disruptions_allowed: -1,
             expected_pods: -2,
             conditions: vec![Condition {
-                r#type: "DisruptionAllowed".into(),
+                type_: "DisruptionAllowed".into(),
                 status: "Maybe".into(),
                 ..Condition::default()
             }],
