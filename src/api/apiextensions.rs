@@ -2049,4 +2049,26 @@ mod tests {
                 .unwrap_err();
         assert!(err.to_string().contains("\"v2\""), "{err}");
     }
+
+    #[test]
+    fn deeply_nested_schemas_do_not_overflow() {
+        // serde_json stops at 128 levels; a schema 63 properties deep is as
+        // deep as JSON input gets. Decode (with unknown-field tracking),
+        // validate and encode it on a test thread's small stack.
+        let depth = 63;
+        let mut s = String::new();
+        for _ in 0..depth {
+            s.push_str(r#"{"type":"object","properties":{"a":"#);
+        }
+        s.push_str(r#"{"type":"string"}"#);
+        for _ in 0..depth {
+            s.push_str("}}");
+        }
+        let mut de = serde_json::Deserializer::from_str(&s);
+        let schema: JsonSchemaProps = serde_ignored::deserialize(&mut de, |_| {}).unwrap();
+        assert!(validate_schema(&schema, &Path::root("schema"), true).is_empty());
+        assert_eq!(serde_json::to_string(&schema).unwrap().len(), s.len());
+        let deeper = format!(r#"{{"properties":{{"a":{s}}}}}"#);
+        assert!(serde_json::from_str::<JsonSchemaProps>(&deeper).is_err());
+    }
 }

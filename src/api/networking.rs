@@ -1560,4 +1560,24 @@ mod tests {
             assert!(!is_valid_port_name(bad).is_empty(), "{bad}");
         }
     }
+
+    #[test]
+    fn unknown_fields_are_reported() {
+        let json = r#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"p","labels":{"a":"b"}},
+            "spec":{"podSelector":{"matchLabels":{"app":"db"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8","exept":[]}}],
+            "ports":[{"port":5432,"proto":"TCP"}]}]}}"#;
+        let mut unknown = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(json);
+        let _policy: NetworkPolicy = serde_ignored::deserialize(&mut de, |p| {
+            unknown.push(crate::api::serde_util::field_path(&p))
+        })
+        .unwrap();
+        assert_eq!(
+            unknown,
+            [
+                "spec.ingress[0].from[0].ipBlock.exept",
+                "spec.ingress[0].ports[0].proto"
+            ]
+        );
+    }
 }
