@@ -33,6 +33,8 @@
 //! assert_eq!(serde_json::from_str::<Lease>(&json).unwrap(), lease);
 //! ```
 
+pub mod apps;
+pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod dynamic;

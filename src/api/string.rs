@@ -408,6 +408,17 @@ impl<V: Serialize> Serialize for SortedMap<V> {
     }
 }
 
+/// A map key, read as a plain string: keys are never `null`, and wrapping
+/// deserializers (`serde_ignored`, which reports unknown fields) only
+/// support keys read with `deserialize_str`, not `deserialize_option`.
+struct MapKey(Str);
+
+impl<'de> Deserialize<'de> for MapKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(StrVisitor).map(MapKey)
+    }
+}
+
 struct SortedMapVisitor<V>(std::marker::PhantomData<V>);
 
 impl<'de, V: Deserialize<'de>> Visitor<'de> for SortedMapVisitor<V> {
@@ -421,7 +432,7 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for SortedMapVisitor<V> {
         let mut pairs: Vec<(Str, V)> =
             Vec::with_capacity(access.size_hint().unwrap_or(0).min(1024));
         let mut sorted = true;
-        while let Some((k, v)) = access.next_entry::<Str, V>()? {
+        while let Some((MapKey(k), v)) = access.next_entry::<MapKey, V>()? {
             if let Some((last, _)) = pairs.last() {
                 sorted &= *last < k;
             }
@@ -456,6 +467,13 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for SortedMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_decode_under_serde_ignored() {
+        let mut de = serde_json::Deserializer::from_str(r#"{"b":"2","a":"1"}"#);
+        let map: StringMap = serde_ignored::deserialize(&mut de, |_| {}).unwrap();
+        assert_eq!(map, StringMap::from([("a", "1"), ("b", "2")]));
+    }
 
     #[test]
     fn str_null_is_empty() {
