@@ -46,3 +46,12 @@ pub(crate) fn active_deadline_seconds(template: &PodTemplateSpec) -> Option<i64>
         .get("activeDeadlineSeconds")
         .and_then(|v| v.as_i64())
 }
+
+pub(crate) fn container_names(template: &PodTemplateSpec) -> Vec<&str> {
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|field| template.spec.get(field).and_then(|v| v.as_array()))
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(|n| n.as_str()))
+        .collect()
+}
