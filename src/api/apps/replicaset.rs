@@ -219,7 +219,8 @@ mod tests {
     #[test]
     fn validation() {
         let base = || -> ReplicaSet { defaulted(SEED) };
-        let cases: Vec<(&str, Box<dyn Fn(&mut ReplicaSet)>, &str)> = vec![
+        type Mutate = Box<dyn Fn(&mut ReplicaSet)>;
+        let cases: Vec<(&str, Mutate, &str)> = vec![
             ("negative replicas", Box::new(|rs| rs.spec.replicas = Some(-1)),
              "spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
             ("negative minReadySeconds", Box::new(|rs| rs.spec.min_ready_seconds = -1),
