@@ -1,11 +1,60 @@
 //! `IntOrString`: a field that holds a number or a string, such as a port
 //! (`8080` or `http`) or a surge (`1` or `25%`).
+//!
+//! Rollout fields (`maxSurge`, `maxUnavailable`, a budget's `minAvailable`)
+//! take either an absolute count or a percentage of a total;
+//! [`IntOrString::scaled_value`] turns either into a count, as Kubernetes'
+//! `GetScaledValueFromIntOrPercent` does, with exact integer arithmetic.
+//!
+//! ```
+//! use keelson::api::IntOrString;
+//!
+//! let surge = IntOrString::from("25%");
+//! assert!(surge.is_percent());
+//! assert_eq!(surge.scaled_value(10, true).unwrap(), 3);  // 2.5 rounded up
+//! assert_eq!(surge.scaled_value(10, false).unwrap(), 2); // 2.5 rounded down
+//! assert_eq!(IntOrString::Int(4).scaled_value(10, true).unwrap(), 4);
+//! assert!(IntOrString::from("http").scaled_value(10, true).is_err());
+//! ```
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
+use super::validation::{ErrorList, FieldError, Path};
 use super::Str;
+
+/// What can go wrong turning an [`IntOrString`] into a count.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A string that does not end in `%`.
+    #[error("invalid value for IntOrString: invalid type: string {value:?} is not a percentage")]
+    NotPercent {
+        /// The string.
+        value: String,
+    },
+    /// A percentage whose number does not parse.
+    #[error("invalid value for IntOrString: invalid value {value:?}: {source}")]
+    InvalidPercent {
+        /// The string.
+        value: String,
+        /// Why the number does not parse.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// The scaled value does not fit an `i32`.
+    #[error("{value} of {total} is out of range")]
+    OutOfRange {
+        /// The value, as written.
+        value: String,
+        /// The total it was scaled against.
+        total: i32,
+    },
+}
+
+const PERCENT_MESSAGE: &str = "a valid percent string must be a numeric string followed by an \
+     ending '%' (e.g. '1%', or '93%', regex used for validation is '[0-9]+%')";
 
 /// A number or a string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -14,6 +63,99 @@ pub enum IntOrString {
     Int(i32),
     /// A string (a port name, a percentage).
     String(Str),
+}
+
+impl IntOrString {
+    /// True for a string ending in `%`.
+    pub fn is_percent(&self) -> bool {
+        matches!(self, IntOrString::String(s) if s.ends_with('%'))
+    }
+
+    /// The number of a percentage (`"25%"` → 25), if this is a percentage
+    /// whose number parses.
+    pub fn percent(&self) -> Option<i64> {
+        match self {
+            IntOrString::String(s) => s.strip_suffix('%')?.parse().ok(),
+            IntOrString::Int(_) => None,
+        }
+    }
+
+    /// The count this value stands for against `total`: an integer as is, a
+    /// percentage as `value * total / 100`, rounded up or down (Kubernetes'
+    /// `GetScaledValueFromIntOrPercent`). A string that is not a percentage
+    /// is an error.
+    pub fn scaled_value(&self, total: i32, round_up: bool) -> Result<i32, Error> {
+        let s = match self {
+            IntOrString::Int(v) => return Ok(*v),
+            IntOrString::String(s) => s,
+        };
+        let Some(number) = s.strip_suffix('%') else {
+            return Err(Error::NotPercent {
+                value: s.to_string(),
+            });
+        };
+        let percent: i64 = number.parse().map_err(|source| Error::InvalidPercent {
+            value: s.to_string(),
+            source,
+        })?;
+        let out_of_range = || Error::OutOfRange {
+            value: s.to_string(),
+            total,
+        };
+        let product = i128::from(percent) * i128::from(total);
+        let scaled = if round_up {
+            // Ceiling division for either sign.
+            -((-product).div_euclid(100))
+        } else {
+            product.div_euclid(100)
+        };
+        i32::try_from(scaled).map_err(|_| out_of_range())
+    }
+}
+
+/// Checks a non-negative integer or a percentage `N%` (Kubernetes'
+/// `ValidatePositiveIntOrPercent`).
+pub fn validate_int_or_percent(v: &IntOrString, path: &Path<'_>) -> ErrorList {
+    let mut errors = ErrorList::new();
+    match v {
+        IntOrString::Int(i) => {
+            if *i < 0 {
+                errors.push(FieldError::invalid(
+                    path,
+                    i,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+        IntOrString::String(s) => {
+            if !is_valid_percent(s) {
+                errors.push(FieldError::invalid(path, s.as_str(), PERCENT_MESSAGE));
+            }
+        }
+    }
+    errors
+}
+
+/// Checks that a percentage is at most `100%` (integers pass; Kubernetes'
+/// `IsNotMoreThan100Percent`).
+pub fn validate_percent_at_most_100(v: &IntOrString, path: &Path<'_>) -> ErrorList {
+    let mut errors = ErrorList::new();
+    if let (IntOrString::String(s), Some(p)) = (v, v.percent()) {
+        if p > 100 {
+            errors.push(FieldError::invalid(
+                path,
+                s.as_str(),
+                "must not be greater than 100%",
+            ));
+        }
+    }
+    errors
+}
+
+/// True for `[0-9]+%`.
+fn is_valid_percent(s: &str) -> bool {
+    s.strip_suffix('%')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Default for IntOrString {

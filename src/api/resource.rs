@@ -186,8 +186,8 @@ macro_rules! object {
             ),* $(,)?
         }
         resource {
-            group: $group:literal,
-            version: $version:literal,
+            group: $group:tt,
+            version: $version:tt,
             kind: $kind:literal,
             plural: $plural:literal,
             scope: $scope:ident
@@ -293,8 +293,8 @@ macro_rules! object {
     };
     (@omit $e:expr) => { $crate::api::serde_util::is_default(&$e) };
     (@omit $e:expr, always) => { false };
-    (@api_version "", $version:literal) => { $version };
-    (@api_version $group:literal, $version:literal) => { concat!($group, "/", $version) };
+    (@api_version "", $version:tt) => { $version };
+    (@api_version $group:tt, $version:tt) => { concat!($group, "/", $version) };
 }
 
 pub(crate) use object;

@@ -1,0 +1,233 @@
+//! Field selectors: `metadata.name=web,status.phase!=Running`.
+use std::fmt;
+
+use super::Error;
+use crate::api::Str;
+
+/// How a [`FieldRequirement`] compares a field with its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldOperator {
+    /// `field=value` or `field==value`.
+    Equals,
+    /// `field!=value`.
+    NotEquals,
+}
+
+impl FieldOperator {
+    /// The operator as written (`=` or `!=`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldOperator::Equals => "=",
+            FieldOperator::NotEquals => "!=",
+        }
+    }
+}
+
+/// One term of a field selector: a field path, an operator and a value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldRequirement {
+    /// The field, as `metadata.name` or `spec.nodeName` (kept as written;
+    /// the API server decides which fields a kind supports).
+    pub field: Str,
+    /// The operator.
+    pub operator: FieldOperator,
+    /// The value, unescaped (may be empty: `spec.nodeName=`).
+    pub value: Str,
+}
+
+impl FieldRequirement {
+    /// True when the field's value (`None` when the object has no such
+    /// field, which compares as the empty string) satisfies the term.
+    pub fn matches_value(&self, value: Option<&str>) -> bool {
+        let equal = value.unwrap_or("") == self.value.as_str();
+        match self.operator {
+            FieldOperator::Equals => equal,
+            FieldOperator::NotEquals => !equal,
+        }
+    }
+}
+
+impl fmt::Display for FieldRequirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.field)?;
+        f.write_str(self.operator.as_str())?;
+        for c in self.value.chars() {
+            if matches!(c, '\\' | ',' | '=') {
+                f.write_str("\\")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed field selector: terms that must all hold. The empty selector
+/// matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FieldSelector {
+    requirements: Vec<FieldRequirement>,
+}
+
+impl FieldSelector {
+    /// The selector that matches everything.
+    pub const fn everything() -> Self {
+        FieldSelector {
+            requirements: Vec::new(),
+        }
+    }
+
+    /// Parses the string form as Kubernetes' `fields.ParseSelector`:
+    /// comma-separated `field=value`, `field==value` or `field!=value`
+    /// terms; in values `\`, `,` and `=` are escaped with a backslash. The
+    /// field is everything before the first operator, kept as written.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let terms = split_terms(input);
+        let mut requirements = Vec::with_capacity(terms.len());
+        for term in terms {
+            if term.is_empty() {
+                continue;
+            }
+            let Some((field, operator, raw)) = split_term(term) else {
+                return Err(Error::InvalidFieldTerm {
+                    selector: input.to_string(),
+                    term: term.to_string(),
+                });
+            };
+            requirements.push(FieldRequirement {
+                field: Str::from(field),
+                operator,
+                value: unescape(raw)?,
+            });
+        }
+        // Kubernetes sorts the terms as written; sorting their canonical
+        // form instead keeps the order stable across a print/parse round trip.
+        requirements.sort_by_cached_key(ToString::to_string);
+        Ok(FieldSelector { requirements })
+    }
+
+    /// A selector of one `field=value` term.
+    pub fn one_term(field: impl Into<Str>, value: impl Into<Str>) -> Self {
+        FieldSelector {
+            requirements: vec![FieldRequirement {
+                field: field.into(),
+                operator: FieldOperator::Equals,
+                value: value.into(),
+            }],
+        }
+    }
+
+    /// True when there are no terms (it matches everything).
+    pub fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
+    /// The terms, so the API server can reject fields a kind does not
+    /// support.
+    pub fn requirements(&self) -> &[FieldRequirement] {
+        &self.requirements
+    }
+
+    /// True when every term holds; `get` returns an object's value for a
+    /// field path (`None` when the object has no such field). Does not
+    /// allocate.
+    pub fn matches<'o>(&self, get: impl Fn(&str) -> Option<&'o str>) -> bool {
+        self.requirements
+            .iter()
+            .all(|r| r.matches_value(get(&r.field)))
+    }
+
+    /// The value `field` must equal, when a `field=value` term pins it (what
+    /// an index, such as pods by `spec.nodeName`, can look up).
+    pub fn requires_exact_match(&self, field: &str) -> Option<&str> {
+        self.requirements
+            .iter()
+            .find(|r| r.field.as_str() == field && r.operator == FieldOperator::Equals)
+            .map(|r| r.value.as_str())
+    }
+}
+
+impl fmt::Display for FieldSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, r) in self.requirements.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for FieldSelector {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        FieldSelector::parse(s)
+    }
+}
+
+/// Splits on commas not escaped by a backslash.
+fn split_terms(s: &str) -> Vec<&str> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    let mut terms = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ',' {
+            terms.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    terms.push(&s[start..]);
+    terms
+}
+
+/// Splits a term at its first operator; `!=` and `==` win over `=`.
+fn split_term(term: &str) -> Option<(&str, FieldOperator, &str)> {
+    for (i, _) in term.char_indices() {
+        let rest = &term[i..];
+        for (op, operator) in [
+            ("!=", FieldOperator::NotEquals),
+            ("==", FieldOperator::Equals),
+            ("=", FieldOperator::Equals),
+        ] {
+            if let Some(value) = rest.strip_prefix(op) {
+                return Some((&term[..i], operator, value));
+            }
+        }
+    }
+    None
+}
+
+fn unescape(s: &str) -> Result<Str, Error> {
+    if !s.contains(['\\', ',', '=']) {
+        return Ok(Str::from(s));
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('\\' | ',' | '=')) => out.push(e),
+                Some(other) => {
+                    return Err(Error::InvalidEscape {
+                        sequence: format!("\\{other}"),
+                    })
+                }
+                None => {
+                    return Err(Error::InvalidEscape {
+                        sequence: "\\".to_string(),
+                    })
+                }
+            },
+            ',' | '=' => return Err(Error::UnescapedCharacter { character: c }),
+            c => out.push(c),
+        }
+    }
+    Ok(Str::from(out))
+}
