@@ -6,8 +6,10 @@ use std::fmt::Debug;
 use super::template::{
     active_deadline_seconds, restart_policy, validate_pod_template_spec, PodTemplateSpec,
 };
+use crate::api::intstr::{validate_int_or_percent, validate_percent_at_most_100};
+use crate::api::selector::validate_label_selector;
 use crate::api::validation::{ErrorList, ErrorType, FieldError, Path};
-use crate::api::{IntOrString, LabelSelector, StringMap};
+use crate::api::{IntOrString, LabelSelector};
 
 /// Kubernetes' message for a negative count.
 pub(crate) const NEGATIVE: &str = "must be greater than or equal to 0";
@@ -76,77 +78,37 @@ pub(crate) fn invalid_json<T: serde::Serialize>(
     }
 }
 
-/// The number in a percentage such as `25%`, or `None` when `s` is not one.
-pub(crate) fn parse_percent(s: &str) -> Option<i64> {
-    let digits = s.strip_suffix('%')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Saturate absurd digit strings instead of failing: they are valid
-    // syntax and get reported as more than 100% where that matters.
-    Some(digits.parse::<i64>().unwrap_or(i64::MAX))
-}
-
 /// The number an int-or-percent holds (`5` → 5, `25%` → 25), for the
-/// "both zero" checks; malformed strings count as 0.
+/// "both zero" checks (Kubernetes' `getIntOrPercentValue`); malformed
+/// strings count as 0.
 pub(crate) fn int_or_percent_value(value: Option<&IntOrString>) -> i64 {
     match value {
         Some(IntOrString::Int(i)) => i64::from(*i),
-        Some(IntOrString::String(s)) => parse_percent(s).unwrap_or(0),
+        Some(v) => v.percent().unwrap_or(0),
         None => 0,
     }
 }
 
-/// An int-or-percent must be an integer ≥ 0 or a percentage (`10%`).
+/// When set, an int-or-percent must be an integer ≥ 0 or a percentage.
 pub(crate) fn positive_int_or_percent(
     errors: &mut ErrorList,
     path: &Path<'_>,
     value: Option<&IntOrString>,
 ) {
-    match value {
-        Some(IntOrString::Int(i)) => nonnegative(errors, path, i64::from(*i)),
-        Some(IntOrString::String(s)) if parse_percent(s).is_none() => {
-            errors.push(FieldError::invalid(
-                path,
-                s,
-                "a valid percent string must be a numeric string followed by an ending '%' \
-                 (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
-            ));
-        }
-        _ => {}
+    if let Some(v) = value {
+        errors.extend(validate_int_or_percent(v, path));
     }
 }
 
-/// A percentage may not exceed 100%.
+/// When set, a percentage may not exceed 100%.
 pub(crate) fn not_more_than_100_percent(
     errors: &mut ErrorList,
     path: &Path<'_>,
     value: Option<&IntOrString>,
 ) {
-    if let Some(IntOrString::String(s)) = value {
-        if parse_percent(s).is_some_and(|p| p > 100) {
-            errors.push(FieldError::invalid(
-                path,
-                s,
-                "must not be greater than 100%",
-            ));
-        }
+    if let Some(v) = value {
+        errors.extend(validate_percent_at_most_100(v, path));
     }
-}
-
-/// Whether `selector` selects pods labelled `labels`.
-///
-/// TEMPORARY: matchLabels only, until `LabelSelector::matches` lands.
-pub(crate) fn selector_matches(selector: &LabelSelector, labels: &StringMap) -> bool {
-    selector
-        .match_labels
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v))
-}
-
-/// TEMPORARY: until `selector::validate_label_selector` lands.
-pub(crate) fn validate_label_selector(_selector: &LabelSelector, _path: &Path<'_>) -> ErrorList {
-    ErrorList::new()
 }
 
 /// The `apps/v1` selector rules: present, valid, not empty, and selecting
@@ -172,7 +134,7 @@ pub(crate) fn validate_selector_and_template_labels(
             selector,
             format!("empty selector is invalid for {kind}"),
         ));
-    } else if valid && !selector_matches(selector, &template.metadata.labels) {
+    } else if valid && !selector.matches(&template.metadata.labels) {
         let template_path = spec.child("template");
         let metadata = template_path.child("metadata");
         errors.push(FieldError::invalid(
@@ -260,13 +222,6 @@ mod tests {
 
     #[test]
     fn percentages() {
-        assert_eq!(parse_percent("25%"), Some(25));
-        assert_eq!(parse_percent("0%"), Some(0));
-        assert_eq!(parse_percent("%"), None);
-        assert_eq!(parse_percent("25"), None);
-        assert_eq!(parse_percent("2.5%"), None);
-        assert_eq!(parse_percent("-5%"), None);
-        assert_eq!(parse_percent("99999999999999999999999%"), Some(i64::MAX));
         assert_eq!(int_or_percent_value(Some(&"10%".into())), 10);
         assert_eq!(int_or_percent_value(Some(&3.into())), 3);
         assert_eq!(int_or_percent_value(Some(&"x".into())), 0);

@@ -424,7 +424,7 @@ mod tests {
             ("negative surge", Box::new(|d| rolling(d).max_surge = Some((-1).into())),
              "spec.strategy.rollingUpdate.maxSurge: Invalid value: -1: must be greater than or equal to 0"),
             ("bad percent", Box::new(|d| rolling(d).max_unavailable = Some("ten%".into())),
-             "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"ten%\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"),
+             "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"ten%\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is '[0-9]+%')"),
             ("over 100%", Box::new(|d| rolling(d).max_unavailable = Some("150%".into())),
              "spec.strategy.rollingUpdate.maxUnavailable: Invalid value: \"150%\": must not be greater than 100%"),
             ("surge may exceed 100%", Box::new(|d| rolling(d).max_surge = Some("200%".into())), ""),
