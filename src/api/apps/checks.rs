@@ -80,12 +80,12 @@ pub(crate) fn invalid_json<T: serde::Serialize>(
 
 /// The number an int-or-percent holds (`5` → 5, `25%` → 25), for the
 /// "both zero" checks (Kubernetes' `getIntOrPercentValue`); malformed
-/// strings count as 0.
-pub(crate) fn int_or_percent_value(value: Option<&IntOrString>) -> i64 {
+/// strings count as 0, an unset value as the `default` defaulting gives it.
+pub(crate) fn int_or_percent_value(value: Option<&IntOrString>, default: i64) -> i64 {
     match value {
         Some(IntOrString::Int(i)) => i64::from(*i),
         Some(v) => v.percent().unwrap_or(0),
-        None => 0,
+        None => default,
     }
 }
 
@@ -147,7 +147,8 @@ pub(crate) fn validate_selector_and_template_labels(
 
 /// The template rules of the long-running workloads (ReplicaSet,
 /// Deployment, DaemonSet, StatefulSet): a valid pod template whose
-/// `restartPolicy` is `Always` and that sets no `activeDeadlineSeconds`.
+/// `restartPolicy` is `Always` (or unset: it defaults to `Always`) and that
+/// sets no `activeDeadlineSeconds`.
 pub(crate) fn validate_long_running_template(
     errors: &mut ErrorList,
     template_path: &Path<'_>,
@@ -157,7 +158,8 @@ pub(crate) fn validate_long_running_template(
     errors.extend(validate_pod_template_spec(template, template_path));
     let spec = template_path.child("spec");
     let policy = restart_policy(template);
-    if policy != "Always" {
+    // Values the pod rules refuse anyway are reported once, by them.
+    if policy == "OnFailure" || policy == "Never" {
         errors.push(FieldError::not_supported(
             &spec.child("restartPolicy"),
             policy,
@@ -207,12 +209,12 @@ pub(crate) mod tests_support {
 
     /// Sets the template's `restartPolicy`.
     pub(crate) fn set_restart_policy(template: &mut PodTemplateSpec, policy: &str) {
-        template.spec["restartPolicy"] = policy.into();
+        template.spec.restart_policy = policy.into();
     }
 
     /// Sets the template's `activeDeadlineSeconds`.
     pub(crate) fn set_active_deadline(template: &mut PodTemplateSpec, seconds: i64) {
-        template.spec["activeDeadlineSeconds"] = seconds.into();
+        template.spec.active_deadline_seconds = Some(seconds);
     }
 }
 
@@ -222,10 +224,10 @@ mod tests {
 
     #[test]
     fn percentages() {
-        assert_eq!(int_or_percent_value(Some(&"10%".into())), 10);
-        assert_eq!(int_or_percent_value(Some(&3.into())), 3);
-        assert_eq!(int_or_percent_value(Some(&"x".into())), 0);
-        assert_eq!(int_or_percent_value(None), 0);
+        assert_eq!(int_or_percent_value(Some(&"10%".into()), 1), 10);
+        assert_eq!(int_or_percent_value(Some(&3.into()), 1), 3);
+        assert_eq!(int_or_percent_value(Some(&"x".into()), 1), 0);
+        assert_eq!(int_or_percent_value(None, 25), 25);
     }
 
     #[test]

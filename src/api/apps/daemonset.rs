@@ -91,10 +91,10 @@ fn validate_update_strategy(
 ) {
     match strategy.type_.as_str() {
         DaemonSetUpdateStrategy::ON_DELETE => {}
-        DaemonSetUpdateStrategy::ROLLING_UPDATE => {
+        // An unset type or unset limits are valid: defaulting fills them.
+        "" | DaemonSetUpdateStrategy::ROLLING_UPDATE => {
             let rolling_path = path.child("rollingUpdate");
             let Some(rolling) = &strategy.rolling_update else {
-                errors.push(FieldError::required(&rolling_path, ""));
                 return;
             };
             let unavailable_path = rolling_path.child("maxUnavailable");
@@ -107,8 +107,8 @@ fn validate_update_strategy(
             not_more_than_100_percent(errors, &surge_path, surge);
             // Exactly one of the two may be non-zero: a surge replaces pods
             // before stopping them, unavailability stops them first.
-            let has_unavailable = int_or_percent_value(unavailable) != 0;
-            let has_surge = int_or_percent_value(surge) != 0;
+            let has_unavailable = int_or_percent_value(unavailable, 1) != 0;
+            let has_surge = int_or_percent_value(surge, 0) != 0;
             if has_unavailable && has_surge {
                 errors.push(invalid_json(
                     &surge_path,
@@ -270,6 +270,11 @@ mod tests {
     #[test]
     fn seed_round_trips_and_validates() {
         let mut ds: DaemonSet = round_trip(SEED);
+        assert!(
+            ds.validate().is_empty(),
+            "before defaulting: {}",
+            ds.validate()
+        );
         ds.apply_defaults();
         assert!(ds.validate().is_empty(), "{}", ds.validate());
     }
@@ -326,8 +331,8 @@ mod tests {
              "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""),
             ("strategy type", Box::new(|ds| ds.spec.update_strategy.type_ = "Recreate".into()),
              "spec.updateStrategy.type: Unsupported value: \"Recreate\": supported values: \"RollingUpdate\", \"OnDelete\""),
-            ("missing rollingUpdate", Box::new(|ds| ds.spec.update_strategy.rolling_update = None),
-             "spec.updateStrategy.rollingUpdate: Required value"),
+            ("missing rollingUpdate", Box::new(|ds| ds.spec.update_strategy.rolling_update = None), ""),
+            ("no strategy", Box::new(|ds| ds.spec.update_strategy = DaemonSetUpdateStrategy::default()), ""),
             ("both set", Box::new(|ds| rolling(ds).max_surge = Some("20%".into())),
              "spec.updateStrategy.rollingUpdate.maxSurge: Invalid value: \"20%\": may not be set when maxUnavailable is non-zero"),
             ("both zero", Box::new(|ds| rolling(ds).max_unavailable = Some(0.into())),

@@ -106,11 +106,9 @@ fn validate_strategy(errors: &mut ErrorList, path: &Path<'_>, strategy: &Deploym
                 ));
             }
         }
-        DeploymentStrategy::ROLLING_UPDATE => match &strategy.rolling_update {
-            None => errors.push(FieldError::required(
-                &rolling_path,
-                "this should be defaulted and never be nil",
-            )),
+        // An unset type or unset limits are valid: defaulting fills them.
+        "" | DeploymentStrategy::ROLLING_UPDATE => match &strategy.rolling_update {
+            None => {}
             Some(rolling) => {
                 let unavailable = rolling_path.child("maxUnavailable");
                 let surge = rolling_path.child("maxSurge");
@@ -118,8 +116,8 @@ fn validate_strategy(errors: &mut ErrorList, path: &Path<'_>, strategy: &Deploym
                 let max_surge = rolling.max_surge.as_ref();
                 positive_int_or_percent(errors, &unavailable, max_unavailable);
                 positive_int_or_percent(errors, &surge, max_surge);
-                if int_or_percent_value(max_unavailable) == 0
-                    && int_or_percent_value(max_surge) == 0
+                if int_or_percent_value(max_unavailable, 25) == 0
+                    && int_or_percent_value(max_surge, 25) == 0
                 {
                     let shown = max_unavailable.cloned().unwrap_or_default();
                     errors.push(invalid_json(
@@ -335,6 +333,11 @@ mod tests {
     #[test]
     fn seed_round_trips_and_validates() {
         let mut d: Deployment = round_trip(SEED);
+        assert!(
+            d.validate().is_empty(),
+            "before defaulting: {}",
+            d.validate()
+        );
         d.apply_defaults();
         assert!(d.validate().is_empty(), "{}", d.validate());
     }
@@ -414,8 +417,11 @@ mod tests {
              "spec.strategy.type: Unsupported value: \"Blue\": supported values: \"Recreate\", \"RollingUpdate\""),
             ("recreate with rollingUpdate", Box::new(|d| d.spec.strategy.type_ = "Recreate".into()),
              "spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"),
-            ("rolling without rollingUpdate", Box::new(|d| d.spec.strategy.rolling_update = None),
-             "spec.strategy.rollingUpdate: Required value: this should be defaulted and never be nil"),
+            ("rolling without rollingUpdate", Box::new(|d| d.spec.strategy.rolling_update = None), ""),
+            ("no strategy", Box::new(|d| d.spec.strategy = DeploymentStrategy::default()), ""),
+            ("surge 0, unavailable unset", Box::new(|d| {
+                d.spec.strategy.rolling_update = Some(RollingUpdateDeployment { max_surge: Some(0.into()), max_unavailable: None });
+            }), ""),
             ("both zero", Box::new(|d| {
                 let r = rolling(d);
                 r.max_surge = Some(0.into());

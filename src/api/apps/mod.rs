@@ -7,8 +7,9 @@
 //! the template's pods. Defaulting follows Kubernetes' `SetDefaults_*`
 //! (`replicas: 1`, a `RollingUpdate` strategy of 25%/25% for Deployments,
 //! `revisionHistoryLimit: 10`, ...), and validation reports what the API
-//! server would, with the field path. Validation expects a defaulted object,
-//! as the API server does: call [`Resource::apply_defaults`] first.
+//! server would, with the field path. Fields that defaulting fills are
+//! accepted when unset, so an object validates the same before and after
+//! [`Resource::apply_defaults`].
 //!
 //! ```
 //! use keelson::api::apps::Deployment;

@@ -185,6 +185,11 @@ mod tests {
         let rs: ReplicaSet = round_trip(SEED);
         assert_eq!(rs.replicas(), 3);
         let mut rs = rs;
+        assert!(
+            rs.validate().is_empty(),
+            "before defaulting: {}",
+            rs.validate()
+        );
         rs.apply_defaults();
         assert!(rs.validate().is_empty(), "{}", rs.validate());
     }

@@ -1,4 +1,6 @@
 //! [`StatefulSet`]: pods with stable names, network identities and storage.
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use super::checks::{
@@ -7,9 +9,12 @@ use super::checks::{
 };
 use super::replicaset::ReplicaSetCondition;
 use super::template::{default_pod_template_spec, PodTemplateSpec};
+use crate::api::core::{PersistentVolumeClaimVolumeSource, Volume};
 use crate::api::resource::object;
 use crate::api::serde_util::{is_default, nullable};
-use crate::api::validation::{self, is_dns1035_label, ErrorList, FieldError, Path};
+use crate::api::validation::{
+    self, is_dns1035_label, is_dns1123_label, ErrorList, FieldError, Path,
+};
 use crate::api::{IntOrString, LabelSelector, Str};
 
 /// TEMPORARY: the claim template type until `core::PersistentVolumeClaim`
@@ -78,8 +83,7 @@ object! {
         let s = &self.spec;
         let policy_path = spec.child("podManagementPolicy");
         match s.pod_management_policy.as_str() {
-            "" => errors.push(FieldError::required(&policy_path, "")),
-            StatefulSetSpec::ORDERED_READY | StatefulSetSpec::PARALLEL => {}
+            "" | StatefulSetSpec::ORDERED_READY | StatefulSetSpec::PARALLEL => {}
             other => errors.push(FieldError::not_supported(
                 &policy_path,
                 other,
@@ -90,7 +94,8 @@ object! {
         if let Some(retention) = &s.persistent_volume_claim_retention_policy {
             let path = spec.child("persistentVolumeClaimRetentionPolicy");
             for (field, value) in [("whenDeleted", &retention.when_deleted), ("whenScaled", &retention.when_scaled)] {
-                if value != StatefulSetPersistentVolumeClaimRetentionPolicy::RETAIN
+                if !value.is_empty()
+                    && value != StatefulSetPersistentVolumeClaimRetentionPolicy::RETAIN
                     && value != StatefulSetPersistentVolumeClaimRetentionPolicy::DELETE
                 {
                     errors.push(FieldError::not_supported(
@@ -123,10 +128,26 @@ object! {
             &s.template,
             "statefulset",
         );
+        let claims = spec.child("volumeClaimTemplates");
+        for (i, claim) in s.volume_claim_templates.iter().enumerate() {
+            let claim_path = claims.index(i);
+            let metadata = claim_path.child("metadata");
+            let name_path = metadata.child("name");
+            let name = claim_name(claim);
+            if name.is_empty() {
+                errors.push(FieldError::required(&name_path, ""));
+            } else {
+                for message in is_dns1123_label(name) {
+                    errors.push(FieldError::invalid(&name_path, name, message));
+                }
+            }
+        }
+        // Volume mounts may name a claim template instead of a volume: check
+        // the template with one claim volume per template added.
         checks::validate_long_running_template(
             &mut errors,
             &spec.child("template"),
-            &s.template,
+            &s.template_with_claim_volumes(),
             "StatefulSet",
         );
         errors
@@ -172,7 +193,6 @@ fn validate_update_strategy(
 ) {
     let rolling_path = path.child("rollingUpdate");
     match strategy.type_.as_str() {
-        "" => errors.push(FieldError::required(path, "")),
         StatefulSetUpdateStrategy::ON_DELETE => {
             if let Some(rolling) = &strategy.rolling_update {
                 errors.push(invalid_json(
@@ -182,7 +202,7 @@ fn validate_update_strategy(
                 ));
             }
         }
-        StatefulSetUpdateStrategy::ROLLING_UPDATE => {
+        "" | StatefulSetUpdateStrategy::ROLLING_UPDATE => {
             let Some(rolling) = &strategy.rolling_update else {
                 return;
             };
@@ -190,7 +210,7 @@ fn validate_update_strategy(
             if let Some(max) = &rolling.max_unavailable {
                 let max_path = rolling_path.child("maxUnavailable");
                 positive_int_or_percent(errors, &max_path, Some(max));
-                if int_or_percent_value(Some(max)) == 0 {
+                if int_or_percent_value(Some(max), 1) == 0 {
                     errors.push(invalid_json(&max_path, max, "cannot be 0"));
                 }
                 not_more_than_100_percent(errors, &max_path, Some(max));
@@ -391,6 +411,42 @@ pub struct StatefulSetStatus {
 /// [`ReplicaSetCondition`]).
 pub type StatefulSetCondition = ReplicaSetCondition;
 
+/// The name of a claim template (`metadata.name`).
+fn claim_name(claim: &PersistentVolumeClaim) -> &str {
+    claim
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("")
+}
+
+impl StatefulSetSpec {
+    /// The pod template as the controller stamps it: for each claim
+    /// template, a `persistentVolumeClaim` volume of that name (replacing a
+    /// template volume of the same name). The claim a pod uses is named
+    /// `<claim template>-<pod name>`; here the source names the template.
+    pub fn template_with_claim_volumes(&self) -> Cow<'_, PodTemplateSpec> {
+        if self.volume_claim_templates.is_empty() {
+            return Cow::Borrowed(&self.template);
+        }
+        let mut template = self.template.clone();
+        let volumes = &mut template.spec.volumes;
+        for claim in &self.volume_claim_templates {
+            let name = claim_name(claim);
+            volumes.retain(|v| v.name != name);
+            volumes.push(Volume {
+                name: name.into(),
+                persistent_volume_claim: Some(Box::new(PersistentVolumeClaimVolumeSource {
+                    claim_name: name.into(),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            });
+        }
+        Cow::Owned(template)
+    }
+}
+
 impl StatefulSet {
     /// The desired replicas (`spec.replicas`, 1 when unset).
     pub fn replicas(&self) -> i32 {
@@ -423,6 +479,11 @@ mod tests {
         let mut sts: StatefulSet = round_trip(SEED);
         assert_eq!(sts.replicas(), 2);
         assert_eq!(sts.spec.volume_claim_templates.len(), 1);
+        assert!(
+            sts.validate().is_empty(),
+            "before defaulting: {}",
+            sts.validate()
+        );
         sts.apply_defaults();
         assert!(sts.validate().is_empty(), "{}", sts.validate());
     }
@@ -481,8 +542,8 @@ mod tests {
         let cases: Vec<(&str, Mutate, &str)> = vec![
             ("policy", Box::new(|s| s.spec.pod_management_policy = "Random".into()),
              "spec.podManagementPolicy: Unsupported value: \"Random\": supported values: \"OrderedReady\", \"Parallel\""),
-            ("no policy", Box::new(|s| s.spec.pod_management_policy = "".into()),
-             "spec.podManagementPolicy: Required value"),
+            ("no policy", Box::new(|s| s.spec.pod_management_policy = "".into()), ""),
+            ("no strategy", Box::new(|s| s.spec.update_strategy = StatefulSetUpdateStrategy::default()), ""),
             ("strategy", Box::new(|s| s.spec.update_strategy.type_ = "Recreate".into()),
              "spec.updateStrategy.type: Unsupported value: \"Recreate\": supported values: \"RollingUpdate\", \"OnDelete\""),
             ("on delete with rollingUpdate", Box::new(|s| s.spec.update_strategy.type_ = "OnDelete".into()),

@@ -112,8 +112,7 @@ impl CronJob {
         );
         let policy_path = spec.child("concurrencyPolicy");
         match s.concurrency_policy.as_str() {
-            "" => errors.push(FieldError::required(&policy_path, "")),
-            CronJobSpec::ALLOW | CronJobSpec::FORBID | CronJobSpec::REPLACE => {}
+            "" | CronJobSpec::ALLOW | CronJobSpec::FORBID | CronJobSpec::REPLACE => {}
             other => errors.push(FieldError::not_supported(
                 &policy_path,
                 other,
@@ -460,6 +459,11 @@ mod tests {
     #[test]
     fn seed_round_trips_and_validates() {
         let mut cj: CronJob = round_trip(SEED);
+        assert!(
+            cj.validate().is_empty(),
+            "before defaulting: {}",
+            cj.validate()
+        );
         cj.apply_defaults();
         assert!(cj.validate().is_empty(), "{}", cj.validate());
         let beta = SEED.replace("batch/v1", "batch/v1beta1");

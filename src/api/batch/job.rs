@@ -307,22 +307,18 @@ pub(crate) fn validate_job_spec(errors: &mut ErrorList, path: &Path<'_>, spec: &
     let template_spec = template.child("spec");
     let restart_path = template_spec.child("restartPolicy");
     match restart_policy(&spec.template) {
+        // Unset defaults to `Always`; values the pod rules refuse are
+        // reported once, by them.
         "" | "Always" => errors.push(FieldError::required(
             &restart_path,
             "valid values: \"OnFailure\", \"Never\"",
         )),
-        "Never" => {}
         "OnFailure" if spec.pod_failure_policy.is_some() => errors.push(FieldError::invalid(
             &restart_path,
             "OnFailure",
             "only \"Never\" is supported when podFailurePolicy is specified",
         )),
-        "OnFailure" => {}
-        other => errors.push(FieldError::not_supported(
-            &restart_path,
-            other,
-            &["OnFailure", "Never"],
-        )),
+        _ => {}
     }
 }
 
@@ -923,6 +919,11 @@ mod tests {
     #[test]
     fn seed_round_trips_and_validates() {
         let mut job: Job = round_trip(SEED);
+        assert!(
+            job.validate().is_empty(),
+            "before defaulting: {}",
+            job.validate()
+        );
         job.apply_defaults();
         assert!(job.validate().is_empty(), "{}", job.validate());
     }
@@ -1075,7 +1076,7 @@ mod tests {
             ("restart Always", Box::new(|j| set_restart_policy(&mut j.spec.template, "Always")),
              "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""),
             ("restart bogus", Box::new(|j| set_restart_policy(&mut j.spec.template, "Sometimes")),
-             "spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"OnFailure\", \"Never\""),
+             "spec.template.spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""),
             ("failure policy needs Never", Box::new(|j| {
                 j.spec.pod_failure_policy = Some(PodFailurePolicy { rules: vec![PodFailurePolicyRule {
                     action: "Ignore".into(), on_exit_codes: None,

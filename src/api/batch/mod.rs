@@ -6,8 +6,8 @@
 //! `concurrencyPolicy: Allow`, history limits 3 and 1, ...). A Job's
 //! `spec.selector` and its pods' `controller-uid` labels are not defaults:
 //! the API server sets them when the Job is created
-//! ([`Job::generate_selector`]). Validation expects a defaulted object, as
-//! the API server does.
+//! ([`Job::generate_selector`]). Fields that defaulting fills are accepted
+//! when unset, so an object validates the same before and after defaulting.
 //!
 //! ```
 //! use keelson::api::batch::Job;
