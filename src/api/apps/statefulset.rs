@@ -565,6 +565,8 @@ mod tests {
               '[a-z]([-a-z0-9]*[a-z0-9])?')"),
             ("mismatch", Box::new(|s| { s.spec.template.metadata.labels.insert("app", "x"); }),
              "spec.template.metadata.labels: Invalid value: {\"app\": \"x\"}: `selector` does not match template `labels`"),
+            ("mount without claim", Box::new(|s| s.spec.volume_claim_templates.clear()),
+             "spec.template.spec.containers[0].volumeMounts[0].name: Invalid value: \"data\": not found: must be the name of a volume in spec.volumes"),
             ("restartPolicy", Box::new(|s| set_restart_policy(&mut s.spec.template, "Never")),
              "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\""),
         ];

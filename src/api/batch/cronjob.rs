@@ -596,6 +596,8 @@ mod tests {
              "spec.jobTemplate.spec.selector: Invalid value: {}: `selector` will be auto-generated"),
             ("manual selector", Box::new(|c| c.spec.job_template.spec.manual_selector = Some(true)),
              "spec.jobTemplate.spec.manualSelector: Unsupported value: true: supported values: \"nil\", \"false\""),
+            ("no image", Box::new(|c| c.spec.job_template.spec.template.spec.containers[0].image = "".into()),
+             "spec.jobTemplate.spec.template.spec.containers[0].image: Required value"),
             ("template restart", Box::new(|c| set_restart_policy(&mut c.spec.job_template.spec.template, "Always")),
              "spec.jobTemplate.spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""),
             ("template labels", Box::new(|c| { c.spec.job_template.metadata.labels.insert("bad key!", "v"); }),

@@ -1073,6 +1073,8 @@ mod tests {
                 j.spec.backoff_limit_per_index = Some(1);
                 j.spec.max_failed_indexes = Some(6);
             }), "spec.maxFailedIndexes: Invalid value: 6: must be less than or equal to completions"),
+            ("no image", Box::new(|j| j.spec.template.spec.containers[0].image = "".into()),
+             "spec.template.spec.containers[0].image: Required value"),
             ("restart Always", Box::new(|j| set_restart_policy(&mut j.spec.template, "Always")),
              "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""),
             ("restart bogus", Box::new(|j| set_restart_policy(&mut j.spec.template, "Sometimes")),
