@@ -470,4 +470,32 @@ mod tests {
             "{errors}"
         );
     }
+
+    #[test]
+    fn nulls_and_unknown_fields() {
+        let d: Deployment = serde_json::from_str(
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},
+            "spec":{"replicas":null,"selector":null,"template":null,"strategy":null,"paused":null,"minReadySeconds":null},
+            "status":null}"#,
+        )
+        .unwrap();
+        assert_eq!(d.spec, DeploymentSpec::default());
+        let json = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},
+            "spec":{"replica":3,"strategy":{"rollingUpdate":{"maxSurge":1,"maxSurges":2}},
+            "template":{"spec":{"containers":[{"name":"a","image":"b","imagee":"c"}]}}}}"#;
+        let mut unknown = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(json);
+        let _: Deployment = serde_ignored::deserialize(&mut de, |p| {
+            unknown.push(crate::api::serde_util::field_path(&p))
+        })
+        .unwrap();
+        assert_eq!(
+            unknown,
+            [
+                "spec.replica",
+                "spec.strategy.rollingUpdate.maxSurges",
+                "spec.template.spec.containers[0].imagee"
+            ]
+        );
+    }
 }
