@@ -3,15 +3,16 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use super::pod_validation::{check_id, check_non_negative, invalid_all, one_of, quantity_checks};
+use super::pod_validation::{check_id, check_non_negative, invalid_all, one_of, validate_profile};
 use super::{
     Container, EnvFromSource, EnvVar, EphemeralContainer, HttpGetAction, LifecycleHandler, Probe,
     ResourceRequirements, VolumeMount,
 };
+use crate::api::quantity::validate_resource_list as validate_resource_list_quantities;
 use crate::api::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, ErrorList, FieldError, Path,
 };
-use crate::api::{IntOrString, ResourceList};
+use crate::api::{IntOrString, Quantity, ResourceList};
 
 pub(super) fn validate_container(
     c: &Container,
@@ -136,6 +137,22 @@ pub(super) fn validate_container(
                 "",
                 "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
             ));
+        }
+        if let Some(profile) = &sc.seccomp_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("seccompProfile"),
+                errors,
+            );
+        }
+        if let Some(profile) = &sc.app_armor_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("appArmorProfile"),
+                errors,
+            );
         }
         if let Some(m) = &sc.proc_mount {
             one_of(m, &p.child("procMount"), &["Default", "Unmasked"], errors);
@@ -287,9 +304,10 @@ fn validate_ports(c: &Container, path: &Path<'_>, host_network: bool, errors: &m
 /// digit.
 pub fn is_env_var_name(name: &str) -> Vec<String> {
     let mut errs = Vec::new();
-    let valid = name
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
         && !name.as_bytes().first().is_some_and(u8::is_ascii_digit);
     if !valid {
         errs.push(
@@ -725,10 +743,7 @@ fn is_container_resource(name: &str) -> bool {
 }
 
 pub(super) fn validate_resource_list(list: &ResourceList, path: &Path<'_>, errors: &mut ErrorList) {
-    for (name, quantity) in list.iter() {
-        let p = path.key(name);
-        errors.extend(quantity_checks::validate(quantity, &p));
-    }
+    errors.extend(validate_resource_list_quantities(list, path));
 }
 
 pub(super) fn validate_resources(
@@ -752,7 +767,8 @@ pub(super) fn validate_resources(
     let requests = path.child("requests");
     for (name, request) in r.requests.iter() {
         let Some(limit) = r.limits.get(name) else {
-            if !CONTAINER_RESOURCES.contains(&name) && !name.starts_with("hugepages-") {
+            // Only cpu, memory and ephemeral-storage may be overcommitted.
+            if !CONTAINER_RESOURCES.contains(&name) {
                 errors.push(FieldError::forbidden(
                     &requests.key(name),
                     "Limit must be set for non overcommitable resources",
@@ -760,9 +776,12 @@ pub(super) fn validate_resources(
             }
             continue;
         };
-        let Some(order) = quantity_checks::compare(request, limit) else {
+        let Some(order) = request.compare(limit) else {
             continue; // unparsable: reported by validate_resource_list
         };
+        // Kubernetes prints both quantities in canonical form.
+        let canonical = |q: &Quantity| q.canonical().unwrap_or_else(|_| q.clone());
+        let (request, limit) = (canonical(request), canonical(limit));
         if order == Ordering::Greater {
             errors.push(FieldError::invalid(
                 &requests.key(name),
@@ -776,5 +795,45 @@ pub(super) fn validate_resources(
                 format!("must be equal to {name} limit of {limit}"),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_names_follow_iana_rules() {
+        for ok in ["http", "http-alt", "h2c", "a1", "metrics-9100"] {
+            assert!(is_valid_port_name(ok).is_empty(), "{ok}");
+        }
+        for (bad, why) in [
+            ("sixteen-chars-xx", "must be no more than 15 characters"),
+            (
+                "Http",
+                "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+            ),
+            ("http--alt", "must not contain consecutive hyphens"),
+            ("8080", "must contain at least one letter (a-z)"),
+            ("-http", "must not begin or end with a hyphen"),
+        ] {
+            assert_eq!(is_valid_port_name(bad), vec![why.to_string()], "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_names_and_config_keys() {
+        for ok in ["PATH", "my.env-name", "_x", "MyEnvName1"] {
+            assert!(is_env_var_name(ok).is_empty(), "{ok}");
+        }
+        for bad in ["1X", "A B", "A=B", "", ".."] {
+            assert!(!is_env_var_name(bad).is_empty(), "{bad:?}");
+        }
+        assert!(is_config_map_key("app.properties").is_empty());
+        assert!(!is_config_map_key("a/b").is_empty());
+        assert_eq!(
+            is_config_map_key(".."),
+            vec!["must not be '..'".to_string()]
+        );
     }
 }

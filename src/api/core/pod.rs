@@ -6,6 +6,24 @@
 //! Defaulting lives in [`default_pod_spec`] (shared with the workload kinds),
 //! validation in [`validate_pod_spec`] and [`validate_pod_template_spec`],
 //! and the quality-of-service class in [`qos_class`](super::qos_class).
+//!
+//! ```
+//! use keelson::api::core::{Pod, QosClass};
+//! use keelson::api::Resource;
+//!
+//! let json = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"kubia-manual"},
+//!   "spec":{"containers":[{"name":"kubia","image":"luksa/kubia","ports":[{"containerPort":8080}]}]}}"#;
+//! let mut pod: Pod = serde_json::from_str(json).unwrap();
+//! pod.apply_defaults();
+//! assert_eq!(pod.spec.restart_policy, "Always");
+//! assert_eq!(pod.spec.containers[0].image_pull_policy, "Always"); // no tag: latest
+//! assert_eq!(pod.spec.containers[0].ports[0].protocol, "TCP");
+//! assert!(pod.validate().is_empty());
+//! assert_eq!(pod.qos_class(), QosClass::BestEffort);
+//!
+//! pod.spec.containers[0].image = "".into();
+//! assert_eq!(pod.validate().to_string(), "spec.containers[0].image: Required value");
+//! ```
 use serde::{Deserialize, Serialize};
 
 use super::pod_defaults;
@@ -21,7 +39,10 @@ use crate::api::validation::{ErrorList, Path};
 use crate::api::{ObjectMeta, ResourceList, Str, StringMap};
 
 pub use super::pod_defaults::{default_pod_spec, default_pod_template_spec};
-pub use super::pod_validation::{validate_pod_spec, validate_pod_template_spec};
+pub use super::pod_validation::{
+    validate_pod_spec, validate_pod_spec_update, validate_pod_status_update,
+    validate_pod_template_spec,
+};
 
 /// `restartPolicy: Always` (the default).
 pub const RESTART_ALWAYS: &str = "Always";
@@ -614,6 +635,7 @@ mod tests {
         let pod = round_trip(field_rich_pod());
         assert_eq!(pod.spec.volumes.len(), 12);
         assert_eq!(pod.spec.volumes[11].sources(), vec!["awsElasticBlockStore"]);
+        assert!(pod.spec.volumes.iter().all(|v| v.source_count() == 1));
         let web = &pod.spec.containers[0];
         assert_eq!(web.ports[1].host_ip, "0.0.0.0");
         assert_eq!(
@@ -628,6 +650,7 @@ mod tests {
         );
         assert!(pod.spec.host_pid && pod.spec.host_ipc);
         assert_eq!(pod.spec.set_hostname_as_fqdn, Some(true));
+        assert!(unknown_fields(&field_rich_pod().to_string()).is_empty());
     }
 
     #[test]
@@ -804,6 +827,30 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(pod.spec.containers[0], Container::new("a", "b"));
+    }
+
+    #[test]
+    fn benchmark_pod_is_defaulted_valid_and_burstable() {
+        let text = include_str!("../../../benches/data/pod.json");
+        let pod: Pod = serde_json::from_str(text).unwrap();
+        let mut defaulted = pod.clone();
+        defaulted.apply_defaults();
+        assert_eq!(
+            defaulted, pod,
+            "a pod read back from the API server is fully defaulted"
+        );
+        assert!(pod.validate().is_empty(), "{}", pod.validate());
+        assert_eq!(pod.qos_class().as_str(), pod.status.qos_class.as_str());
+        assert!(unknown_fields(text).is_empty());
+        let mut input: Value = serde_json::from_str(text).unwrap();
+        for c in input["status"]["conditions"].as_array_mut().unwrap() {
+            c.as_object_mut().unwrap().remove("lastProbeTime");
+        }
+        input["status"]["containerStatuses"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("lastState");
+        assert_eq!(serde_json::to_value(&pod).unwrap(), input);
     }
 
     #[test]

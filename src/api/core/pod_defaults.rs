@@ -227,7 +227,7 @@ fn default_http_get(h: &mut HttpGetAction) {
 /// of ConfigMap, Secret, downward API and projected volumes default to
 /// `0644`; a `hostPath` type to `""`; token projections to one hour.
 pub fn default_volume(v: &mut Volume) {
-    if v.sources().is_empty() {
+    if v.source_count() == 0 {
         v.empty_dir = Some(Box::default());
     }
     if let Some(s) = &mut v.config_map {

@@ -1,7 +1,9 @@
 //! Validation of pods and pod templates, following Kubernetes'
-//! `ValidatePodSpec` for the mistakes users make: container names, images,
-//! ports, environment, volumes and mounts, probes, resources, tolerations,
-//! affinity, topology spread, DNS and host names.
+//! `ValidatePodSpec` for the mistakes users make. This file holds the
+//! pod-level rules (container name uniqueness, restart and DNS policy,
+//! node selector, host names, tolerations, affinity, topology spread,
+//! scheduling gates, resource claims) and the update rules; containers are
+//! checked in `container_validation.rs` and volumes in `volume_validation.rs`.
 //!
 //! Fields that defaulting fills (`restartPolicy`, `dnsPolicy`, port
 //! `protocol`, `imagePullPolicy`, ...) are accepted when empty, so a spec
@@ -13,7 +15,7 @@ use super::container_validation::{
 };
 use super::volume_validation::validate_volumes;
 use super::{
-    Affinity, NodeSelectorTerm, PodAffinityTerm, PodSpec, PodTemplateSpec, Toleration,
+    Affinity, Container, NodeSelectorTerm, PodAffinityTerm, PodSpec, PodTemplateSpec, Toleration,
     TopologySpreadConstraint,
 };
 use crate::api::validation::{
@@ -44,11 +46,26 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path<'_>) -> ErrorList {
         validate_container(c, &p, &volumes, spec.host_network, false, &mut errors);
         check_name_unique(&c.name, &p, &mut names, &mut errors);
     }
+    check_host_port_conflicts(&spec.init_containers, &init_path, &mut errors);
+    check_host_port_conflicts(&spec.containers, &containers_path, &mut errors);
     let ephemeral_path = path.child("ephemeralContainers");
     for (i, c) in spec.ephemeral_containers.iter().enumerate() {
         let p = ephemeral_path.index(i);
         validate_ephemeral_container(c, &p, &volumes, &mut errors);
-        check_name_unique(&c.name, &p, &mut names, &mut errors);
+        if !c.target_container_name.is_empty()
+            && !spec
+                .all_containers()
+                .any(|other| other.name == c.target_container_name)
+        {
+            errors.push(FieldError::invalid(
+                &p.child("targetContainerName"),
+                &c.target_container_name,
+                "not found: must be the name of a container or init container",
+            ));
+        }
+    }
+    for (i, c) in spec.ephemeral_containers.iter().enumerate() {
+        check_name_unique(&c.name, &ephemeral_path.index(i), &mut names, &mut errors);
     }
 
     one_of(
@@ -146,6 +163,39 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &Path<'_>) -> ErrorList {
         let groups = p.child("supplementalGroups");
         for (i, g) in sc.supplemental_groups.iter().enumerate() {
             check_id(*g, &groups.index(i), &mut errors);
+        }
+        if let Some(profile) = &sc.seccomp_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("seccompProfile"),
+                &mut errors,
+            );
+        }
+        if let Some(profile) = &sc.app_armor_profile {
+            validate_profile(
+                &profile.type_,
+                profile.localhost_profile.as_deref(),
+                &p.child("appArmorProfile"),
+                &mut errors,
+            );
+        }
+        let sysctls = p.child("sysctls");
+        let mut seen = HashSet::new();
+        for (i, sysctl) in sc.sysctls.iter().enumerate() {
+            let item = sysctls.index(i);
+            let sp = item.child("name");
+            if sysctl.name.is_empty() {
+                errors.push(FieldError::required(&sp, ""));
+            } else if !is_sysctl_name(&sysctl.name) {
+                errors.push(FieldError::invalid(
+                    &sp,
+                    &sysctl.name,
+                    "must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$",
+                ));
+            } else if !seen.insert(sysctl.name.as_str()) {
+                errors.push(FieldError::duplicate(&sp, &sysctl.name));
+            }
         }
         if let Some(policy) = &sc.fs_group_change_policy {
             one_of(
@@ -256,8 +306,207 @@ pub fn validate_pod_template_spec(t: &PodTemplateSpec, path: &Path<'_>) -> Error
         &t.metadata.annotations,
         &meta.child("annotations"),
     ));
-    errors.extend(validate_pod_spec(&t.spec, &path.child("spec")));
+    let spec = path.child("spec");
+    errors.extend(validate_pod_spec(&t.spec, &spec));
+    if !t.spec.ephemeral_containers.is_empty() {
+        errors.push(FieldError::forbidden(
+            &spec.child("ephemeralContainers"),
+            "ephemeral containers not allowed in pod template",
+        ));
+    }
     errors
+}
+
+/// Host ports must be unique per protocol and host IP within a container
+/// list (`spec.containers[1].ports[0].hostPort: Duplicate value: "TCP//8080"`).
+fn check_host_port_conflicts(containers: &[Container], path: &Path<'_>, errors: &mut ErrorList) {
+    let mut seen = HashSet::new();
+    for (i, c) in containers.iter().enumerate() {
+        let cp = path.index(i);
+        let ports = cp.child("ports");
+        for (j, port) in c.ports.iter().enumerate() {
+            if port.host_port == 0 {
+                continue;
+            }
+            let protocol = if port.protocol.is_empty() {
+                "TCP"
+            } else {
+                &port.protocol
+            };
+            let key = format!("{protocol}/{}/{}", port.host_ip, port.host_port);
+            if !seen.insert(key.clone()) {
+                errors.push(FieldError::duplicate(
+                    &ports.index(j).child("hostPort"),
+                    key,
+                ));
+            }
+        }
+    }
+}
+
+/// Validates a seccomp or AppArmor profile: a supported type, and a
+/// `localhostProfile` exactly when the type is `Localhost`.
+pub(super) fn validate_profile(
+    type_: &str,
+    localhost_profile: Option<&str>,
+    path: &Path<'_>,
+    errors: &mut ErrorList,
+) {
+    let tp = path.child("type");
+    if type_.is_empty() {
+        errors.push(FieldError::required(&tp, ""));
+    } else {
+        one_of(
+            type_,
+            &tp,
+            &["Localhost", "RuntimeDefault", "Unconfined"],
+            errors,
+        );
+    }
+    let lp = path.child("localhostProfile");
+    match (type_ == "Localhost", localhost_profile) {
+        (true, None) | (true, Some("")) => errors.push(FieldError::required(
+            &lp,
+            "must be set when seccomp type is Localhost",
+        )),
+        (false, Some(profile)) => errors.push(FieldError::invalid(
+            &lp,
+            profile,
+            "can only be set when seccomp type is Localhost",
+        )),
+        _ => {}
+    }
+}
+
+/// Validates a status update of a pod (`pods/status`, what the kubelet
+/// writes): metadata may not change identity, the phase is known, IPs are
+/// valid and unique with the primary first, restart counts are not negative.
+pub fn validate_pod_status_update(new: &super::Pod, old: &super::Pod) -> ErrorList {
+    let mut errors =
+        crate::api::validation::validate_object_meta_update(&new.metadata, &old.metadata);
+    let status = &new.status;
+    let path = Path::root("status");
+    one_of(
+        &status.phase,
+        &path.child("phase"),
+        &["Pending", "Running", "Succeeded", "Failed", "Unknown"],
+        &mut errors,
+    );
+    // Terminal phases are final.
+    if matches!(old.status.phase.as_str(), "Succeeded" | "Failed")
+        && status.phase != old.status.phase
+    {
+        errors.push(FieldError::forbidden(
+            &path.child("phase"),
+            format!(
+                "cannot transition from terminal phase {:?} to {:?}",
+                old.status.phase.as_str(),
+                status.phase.as_str()
+            ),
+        ));
+    }
+    let conditions = path.child("conditions");
+    for (i, c) in status.conditions.iter().enumerate() {
+        let p = conditions.index(i);
+        if c.type_.is_empty() {
+            errors.push(FieldError::required(&p.child("type"), ""));
+        }
+        one_of(
+            &c.status,
+            &p.child("status"),
+            &["True", "False", "Unknown"],
+            &mut errors,
+        );
+    }
+    if !status.nominated_node_name.is_empty() {
+        invalid_all(
+            &path.child("nominatedNodeName"),
+            &status.nominated_node_name,
+            is_dns1123_subdomain(&status.nominated_node_name),
+            &mut errors,
+        );
+    }
+    for (field, primary_field, primary, ips) in [
+        (
+            "podIPs",
+            "podIP",
+            &status.pod_ip,
+            status
+                .pod_ips
+                .iter()
+                .map(|x| x.ip.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "hostIPs",
+            "hostIP",
+            &status.host_ip,
+            status
+                .host_ips
+                .iter()
+                .map(|x| x.ip.as_str())
+                .collect::<Vec<_>>(),
+        ),
+    ] {
+        let p = path.child(field);
+        if ips.len() > 2 {
+            errors.push(FieldError::too_many(&p, ips.len(), 2));
+        }
+        let mut seen = HashSet::new();
+        for (i, ip) in ips.iter().enumerate() {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                errors.push(FieldError::invalid(
+                    &p.index(i),
+                    ip,
+                    "must be a valid IP address",
+                ));
+            } else if !seen.insert(*ip) {
+                errors.push(FieldError::duplicate(&p.index(i), ip));
+            }
+        }
+        if !primary.is_empty() && ips.first().is_some_and(|first| first != primary) {
+            errors.push(FieldError::invalid(
+                &path.child(primary_field),
+                primary,
+                format!("must match the first entry of `status.{field}`"),
+            ));
+        }
+    }
+    for (field, statuses) in [
+        ("initContainerStatuses", &status.init_container_statuses),
+        ("containerStatuses", &status.container_statuses),
+        (
+            "ephemeralContainerStatuses",
+            &status.ephemeral_container_statuses,
+        ),
+    ] {
+        let p = path.child(field);
+        for (i, cs) in statuses.iter().enumerate() {
+            if cs.restart_count < 0 {
+                errors.push(FieldError::invalid(
+                    &p.index(i).child("restartCount"),
+                    cs.restart_count,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// A sysctl name: dot- or slash-separated segments of lower-case
+/// alphanumerics, `-` and `_`, each starting and ending alphanumeric.
+fn is_sysctl_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split(['.', '/']).all(|seg| {
+            let b = seg.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|&c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
+                })
+        })
 }
 
 /// What a pod update may change, as Kubernetes words it.
@@ -613,7 +862,9 @@ fn validate_pod_affinity_term(term: &PodAffinityTerm, path: &Path<'_>, errors: &
 }
 
 fn validate_selector(selector: &LabelSelector, path: &Path<'_>, errors: &mut ErrorList) {
-    errors.extend(quantity_checks::validate_selector(selector, path));
+    errors.extend(crate::api::selector::validate_label_selector(
+        selector, path,
+    ));
 }
 
 fn validate_topology_spread(
@@ -755,31 +1006,6 @@ fn validate_dns(spec: &PodSpec, path: &Path<'_>, errors: &mut ErrorList) {
                 "Option.Name must not be empty",
             ));
         }
-    }
-}
-
-/// The checks that need quantity arithmetic and selector validation from
-/// `api::quantity` and `api::selector` (branch `api-selector`); they are
-/// wired here so the rest of the validator does not change when they land.
-pub(super) mod quantity_checks {
-    use std::cmp::Ordering;
-
-    use crate::api::validation::{validate_labels, ErrorList, Path};
-    use crate::api::{LabelSelector, Quantity};
-
-    /// A quantity's syntax and sign.
-    pub(crate) fn validate(_quantity: &Quantity, _path: &Path<'_>) -> ErrorList {
-        ErrorList::new()
-    }
-
-    /// `a` compared with `b`, when both parse.
-    pub(crate) fn compare(_a: &Quantity, _b: &Quantity) -> Option<Ordering> {
-        None
-    }
-
-    /// A label selector's keys, operators and values.
-    pub(crate) fn validate_selector(selector: &LabelSelector, path: &Path<'_>) -> ErrorList {
-        validate_labels(&selector.match_labels, &path.child("matchLabels"))
     }
 }
 
@@ -1000,6 +1226,119 @@ mod tests {
                 },
                 &[(Forbidden, "spec.containers[0].resources.requests[example.com/gpu]")],
             ),
+            (
+                "request above limit",
+                |s| {
+                    let r = &mut s.containers[0].resources;
+                    r.limits.insert("memory", crate::api::Quantity::from("1Gi"));
+                    r.requests.insert("memory", crate::api::Quantity::from("1025Mi"));
+                },
+                &[(Invalid, "spec.containers[0].resources.requests[memory]")],
+            ),
+            (
+                "hugepages are not overcommitable",
+                |s| {
+                    let r = &mut s.containers[0].resources;
+                    r.requests.insert("hugepages-2Mi", crate::api::Quantity::from("2Mi"));
+                    r.requests.insert("memory", crate::api::Quantity::from("1Gi"));
+                },
+                &[(Forbidden, "spec.containers[0].resources.requests[hugepages-2Mi]")],
+            ),
+            (
+                "request equal to limit in other units",
+                |s| {
+                    let r = &mut s.containers[0].resources;
+                    r.limits.insert("cpu", crate::api::Quantity::from("1"));
+                    r.requests.insert("cpu", crate::api::Quantity::from("1000m"));
+                },
+                &[],
+            ),
+            (
+                "malformed quantity",
+                |s| {
+                    s.containers[0].resources.requests.insert("cpu", crate::api::Quantity::from("1 core"));
+                },
+                &[(Invalid, "spec.containers[0].resources.requests[cpu]")],
+            ),
+            (
+                "negative quantity",
+                |s| {
+                    s.containers[0].resources.limits.insert("memory", crate::api::Quantity::from("-1Mi"));
+                },
+                &[(Invalid, "spec.containers[0].resources.limits[memory]")],
+            ),
+            (
+                "affinity selector operator",
+                |s| {
+                    s.affinity = Some(Box::new(Affinity {
+                        pod_affinity: Some(crate::api::core::PodAffinity {
+                            required_during_scheduling_ignored_during_execution: vec![PodAffinityTerm {
+                                topology_key: "kubernetes.io/hostname".into(),
+                                label_selector: Some(LabelSelector {
+                                    match_expressions: vec![crate::api::LabelSelectorRequirement {
+                                        key: "app".into(),
+                                        operator: "Equals".into(),
+                                        values: vec!["web".into()],
+                                    }],
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }));
+                },
+                &[(Invalid, "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].operator")],
+            ),
+            (
+                "host port conflict",
+                |s| {
+                    s.containers[0].ports[0].host_port = 8080;
+                    let mut c = Container::new("other", "nginx");
+                    c.ports.push(ContainerPort { container_port: 81, host_port: 8080, ..Default::default() });
+                    s.containers.push(c);
+                },
+                &[(Duplicate, "spec.containers[1].ports[0].hostPort")],
+            ),
+            (
+                "ephemeral target must exist",
+                |s| {
+                    s.ephemeral_containers.push(crate::api::core::EphemeralContainer {
+                        name: "debug".into(),
+                        image: "busybox".into(),
+                        target_container_name: "nope".into(),
+                        ..Default::default()
+                    })
+                },
+                &[(Invalid, "spec.ephemeralContainers[0].targetContainerName")],
+            ),
+            (
+                "seccomp localhost needs a profile",
+                |s| {
+                    let sc = crate::api::core::SecurityContext {
+                        seccomp_profile: Some(crate::api::core::SeccompProfile { type_: "Localhost".into(), localhost_profile: None }),
+                        ..Default::default()
+                    };
+                    s.containers[0].security_context = Some(Box::new(sc));
+                },
+                &[(Required, "spec.containers[0].securityContext.seccompProfile.localhostProfile")],
+            ),
+            (
+                "pod seccomp type and sysctl name",
+                |s| {
+                    let sc = crate::api::core::PodSecurityContext {
+                        seccomp_profile: Some(crate::api::core::SeccompProfile { type_: "Strict".into(), localhost_profile: None }),
+                        sysctls: vec![crate::api::core::Sysctl { name: "Net.Core".into(), value: "1".into() }],
+                        ..Default::default()
+                    };
+                    s.security_context = Some(Box::new(sc));
+                },
+                &[
+                    (NotSupported, "spec.securityContext.seccompProfile.type"),
+                    (Invalid, "spec.securityContext.sysctls[0].name"),
+                ],
+            ),
             ("negative grace period", |s| s.termination_grace_period_seconds = Some(-1), &[(Invalid, "spec.terminationGracePeriodSeconds")]),
             ("zero deadline", |s| s.active_deadline_seconds = Some(0), &[(Invalid, "spec.activeDeadlineSeconds")]),
             (
@@ -1094,6 +1433,59 @@ mod tests {
     }
 
     #[test]
+    fn request_above_limit_message() {
+        let mut spec = valid_spec();
+        let r = &mut spec.containers[0].resources;
+        r.limits
+            .insert("memory", crate::api::Quantity::from("1024Mi"));
+        r.requests
+            .insert("memory", crate::api::Quantity::from("2Gi"));
+        assert_eq!(
+            validate_pod_spec(&spec, &Path::root("spec")).to_string(),
+            "spec.containers[0].resources.requests[memory]: Invalid value: \"2Gi\": must be less than or equal to memory limit of 1Gi"
+        );
+    }
+
+    #[test]
+    fn status_updates() {
+        let old = pod(valid_spec());
+        let mut new = old.clone();
+        new.status.phase = "Running".into();
+        new.status.pod_ip = "10.0.0.5".into();
+        new.status.pod_ips = vec![
+            crate::api::core::PodIp {
+                ip: "10.0.0.5".into(),
+            },
+            crate::api::core::PodIp {
+                ip: "fd00::5".into(),
+            },
+        ];
+        assert!(validate_pod_status_update(&new, &old).is_empty());
+        let mut bad = new.clone();
+        bad.status.phase = "Done".into();
+        bad.status.pod_ips[1].ip = "10.0.0.5".into();
+        bad.status.pod_ip = "10.0.0.6".into();
+        let fields: Vec<(ErrorType, String)> = validate_pod_status_update(&bad, &old)
+            .into_iter()
+            .map(|e| (e.kind, e.field))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (ErrorType::NotSupported, "status.phase".to_string()),
+                (ErrorType::Duplicate, "status.podIPs[1]".to_string()),
+                (ErrorType::Invalid, "status.podIP".to_string()),
+            ]
+        );
+        let mut done = new.clone();
+        done.status.phase = "Succeeded".into();
+        assert_eq!(
+            validate_pod_status_update(&new, &done).to_string(),
+            "status.phase: Forbidden: cannot transition from terminal phase \"Succeeded\" to \"Running\""
+        );
+    }
+
+    #[test]
     fn template_paths_and_labels() {
         let mut t = PodTemplateSpec {
             metadata: ObjectMeta::default(),
@@ -1101,13 +1493,21 @@ mod tests {
         };
         t.metadata.labels.insert("app", "bad value");
         t.spec.containers[0].image = "".into();
+        t.spec
+            .ephemeral_containers
+            .push(crate::api::core::EphemeralContainer {
+                name: "debug".into(),
+                image: "busybox".into(),
+                ..Default::default()
+            });
         let errors = validate_pod_template_spec(&t, &Path::root("spec").child("template"));
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             [
                 "spec.template.metadata.labels[app]",
-                "spec.template.spec.containers[0].image"
+                "spec.template.spec.containers[0].image",
+                "spec.template.spec.ephemeralContainers"
             ]
         );
         assert_eq!(

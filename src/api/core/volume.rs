@@ -44,6 +44,11 @@ macro_rules! volume_struct {
         }
 
         impl Volume {
+            /// How many sources are set (a valid volume has exactly one).
+            pub fn source_count(&self) -> usize {
+                0 $( + usize::from(self.$tfield.is_some()) )* $( + usize::from(self.$rfield.is_some()) )*
+            }
+
             /// The JSON names of the sources that are set (a valid volume has
             /// exactly one).
             pub fn sources(&self) -> Vec<&'static str> {

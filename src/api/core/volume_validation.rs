@@ -23,6 +23,10 @@ pub(super) fn validate_volumes<'a>(
                 errors.push(FieldError::duplicate(&name, &v.name));
             }
         }
+        if v.source_count() == 1 {
+            validate_volume_source(v, &p, errors);
+            continue;
+        }
         let sources = v.sources();
         match sources.as_slice() {
             [] => errors.push(FieldError::required(&p, "must specify a volume type")),
