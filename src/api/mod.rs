@@ -34,7 +34,9 @@
 //! ```
 
 pub mod apiextensions;
+pub mod apps;
 pub mod autoscaling;
+pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
