@@ -266,6 +266,15 @@ pub fn default_volume(v: &mut Volume) {
     if let Some(s) = &mut v.host_path {
         s.type_.get_or_insert(Str::EMPTY);
     }
+    if let Some(t) = v
+        .ephemeral
+        .as_mut()
+        .and_then(|e| e.volume_claim_template.as_mut())
+    {
+        t.spec
+            .volume_mode
+            .get_or_insert_with(|| Str::from_static(super::volume_claim::VOLUME_MODE_FILESYSTEM));
+    }
 }
 
 #[cfg(test)]
@@ -362,6 +371,18 @@ mod tests {
         again.apply_defaults();
         assert_eq!(again, pod);
         assert!(pod.validate().is_empty(), "{}", pod.validate());
+    }
+
+    #[test]
+    fn ephemeral_claim_templates_get_claim_defaults() {
+        let mut v: Volume = serde_json::from_value(json!({
+            "name": "scratch",
+            "ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}}
+        }))
+        .unwrap();
+        default_volume(&mut v);
+        let spec = &v.ephemeral.unwrap().volume_claim_template.unwrap().spec;
+        assert_eq!(spec.volume_mode.as_deref(), Some("Filesystem"));
     }
 
     #[test]

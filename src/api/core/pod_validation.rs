@@ -1104,6 +1104,19 @@ mod tests {
                 |s| s.volumes[0].git_repo = Some(Box::new(crate::api::core::GitRepoVolumeSource { repository: "r".into(), ..Default::default() })),
                 &[(Forbidden, "spec.volumes[0].gitRepo")],
             ),
+            (
+                "ephemeral claim template spec",
+                |s| {
+                    s.volumes[0].empty_dir = None;
+                    s.volumes[0].ephemeral = Some(Box::new(crate::api::core::EphemeralVolumeSource {
+                        volume_claim_template: Some(crate::api::core::PersistentVolumeClaimTemplate::default()),
+                    }));
+                },
+                &[
+                    (Required, "spec.volumes[0].ephemeral.volumeClaimTemplate.spec.accessModes"),
+                    (Required, "spec.volumes[0].ephemeral.volumeClaimTemplate.spec.resources[storage]"),
+                ],
+            ),
             ("mount of unknown volume", |s| s.containers[0].volume_mounts[0].name = "nope".into(), &[(Invalid, "spec.containers[0].volumeMounts[0].name")]),
             ("mountPath required", |s| s.containers[0].volume_mounts[0].mount_path = "".into(), &[(Required, "spec.containers[0].volumeMounts[0].mountPath")]),
             (

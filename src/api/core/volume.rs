@@ -9,7 +9,9 @@
 //! count as a source, but keelson does not interpret them.
 use serde::{Deserialize, Serialize};
 
-use super::{LocalObjectReference, ObjectFieldSelector, ResourceFieldSelector};
+use super::{
+    LocalObjectReference, ObjectFieldSelector, PersistentVolumeClaimSpec, ResourceFieldSelector,
+};
 use crate::api::serde_util::{is_false, nullable};
 use crate::api::{LabelSelector, ObjectMeta, Quantity, Str, StringMap};
 
@@ -473,10 +475,9 @@ pub struct PersistentVolumeClaimTemplate {
         skip_serializing_if = "crate::api::serde_util::is_default"
     )]
     pub metadata: ObjectMeta,
-    /// The claim's spec (a `PersistentVolumeClaimSpec`, kept as JSON here so
-    /// the pod types do not depend on the storage kinds).
-    #[serde(default)]
-    pub spec: serde_json::Value,
+    /// The claim's spec.
+    #[serde(default, deserialize_with = "nullable")]
+    pub spec: PersistentVolumeClaimSpec,
 }
 
 /// An OCI image mounted as a volume.

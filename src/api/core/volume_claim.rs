@@ -837,7 +837,7 @@ pub struct ModifyVolumeStatus {
 }
 
 impl PersistentVolumeClaimSpec {
-    fn validate(&self, path: &Path<'_>, errors: &mut ErrorList) {
+    pub(crate) fn validate(&self, path: &Path<'_>, errors: &mut ErrorList) {
         validate_access_modes(
             &self.access_modes,
             &path.child("accessModes"),

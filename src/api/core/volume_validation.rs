@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use super::pod_validation::{invalid_all, one_of};
 use super::{KeyToPath, Volume};
-use crate::api::validation::{is_dns1123_label, ErrorList, FieldError, Path};
+use crate::api::validation::{
+    is_dns1123_label, validate_annotations, validate_labels, ErrorList, FieldError, Path,
+};
 
 pub(super) fn validate_volumes<'a>(
     volumes: &'a [Volume],
@@ -193,11 +195,19 @@ fn validate_volume_source(v: &Volume, p: &Path<'_>, errors: &mut ErrorList) {
         }
     }
     if let Some(s) = &v.ephemeral {
-        if s.volume_claim_template.is_none() {
-            errors.push(FieldError::required(
-                &p.child("ephemeral").child("volumeClaimTemplate"),
-                "",
-            ));
+        let ep = p.child("ephemeral");
+        let tp = ep.child("volumeClaimTemplate");
+        match &s.volume_claim_template {
+            None => errors.push(FieldError::required(&tp, "")),
+            Some(t) => {
+                let meta = tp.child("metadata");
+                errors.extend(validate_labels(&t.metadata.labels, &meta.child("labels")));
+                errors.extend(validate_annotations(
+                    &t.metadata.annotations,
+                    &meta.child("annotations"),
+                ));
+                t.spec.validate(&tp.child("spec"), errors);
+            }
         }
     }
 }
