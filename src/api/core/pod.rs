@@ -710,6 +710,37 @@ mod tests {
     }
 
     #[test]
+    fn seed_my_pods_are_refused_for_their_name_only() {
+        // 45-pod-myPod.yaml
+        let env = round_trip(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "myPod"},
+            "spec": {"containers": [{"name": "nginx", "image": "nginx", "env": [
+                {"name": "SECRET_USERNAME", "valueFrom": {"secretKeyRef": {"name": "mysecret", "key": "username"}}},
+                {"name": "SECRET_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "mysecret", "key": "password"}}}
+            ]}]}
+        }));
+        // 46-pod-myPod.yaml
+        let volume = round_trip(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "myPod"},
+            "spec": {
+                "containers": [{"name": "nginx", "image": "nginx",
+                    "volumeMounts": [{"name": "foo", "mountPath": "/etc/foo", "readOnly": true}]}],
+                "volumes": [{"name": "foo", "secret": {"secretName": "mysecret"}}]
+            }
+        }));
+        for mut pod in [env, volume] {
+            pod.apply_defaults();
+            let errors = pod.validate();
+            assert_eq!(errors.len(), 1, "{errors}");
+            let e = errors.iter().next().unwrap();
+            assert_eq!(e.field, "metadata.name");
+            assert_eq!(e.value.as_deref(), Some("\"myPod\""));
+        }
+    }
+
+    #[test]
     fn pod_with_kubelet_status_round_trips() {
         let mut input = json!({
             "apiVersion": "v1", "kind": "Pod",
