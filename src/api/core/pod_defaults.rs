@@ -426,3 +426,68 @@ mod tests {
         assert_eq!(pod.spec.priority, None, "the class decides the priority");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::api::core::{ContainerPort, EnvVar, Probe};
+    use crate::api::Resource;
+    use proptest::prelude::*;
+
+    fn arb_container() -> impl Strategy<Value = Container> {
+        (
+            "[a-z0-9:/@.-]{0,20}",
+            "[a-zA-Z-]{0,8}",
+            any::<i32>(),
+            "(TCP|UDP|SCTP|)",
+            "[A-Za-z_0-9.=-]{0,6}",
+            any::<(i32, i32, i32)>(),
+        )
+            .prop_map(|(image, name, port, protocol, env, (t, p, f))| {
+                let mut c = Container::new(name, image);
+                c.ports.push(ContainerPort {
+                    container_port: port,
+                    protocol: protocol.into(),
+                    ..ContainerPort::default()
+                });
+                c.env.push(EnvVar {
+                    name: env.into(),
+                    ..EnvVar::default()
+                });
+                c.liveness_probe = Some(Box::new(Probe {
+                    timeout_seconds: t,
+                    period_seconds: p,
+                    failure_threshold: f,
+                    ..Probe::default()
+                }));
+                c
+            })
+    }
+
+    proptest! {
+        /// Defaulting is idempotent, the defaulted pod survives a JSON round
+        /// trip, and validation never panics.
+        #[test]
+        fn defaulting_is_idempotent_and_round_trips(
+            containers in proptest::collection::vec(arb_container(), 0..3),
+            restart in "(Always|Never|OnFailure|Sometimes|)",
+            host_network in any::<bool>(),
+        ) {
+            let mut pod = Pod::default();
+            pod.metadata.name = "p".into();
+            pod.spec.containers = containers;
+            pod.spec.restart_policy = restart.into();
+            pod.spec.host_network = host_network;
+            pod.apply_defaults();
+            let mut again = pod.clone();
+            again.apply_defaults();
+            prop_assert_eq!(&again, &pod);
+            let json = serde_json::to_string(&pod).unwrap();
+            let back: Pod = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(&back, &pod);
+            let _ = pod.validate();
+            let _ = pod.validate_update(&Pod::default());
+            let _ = crate::api::core::qos_class(&pod.spec);
+        }
+    }
+}
