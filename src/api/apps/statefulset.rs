@@ -1,7 +1,8 @@
 //! [`StatefulSet`]: pods with stable names, network identities and storage.
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::{
     self, immutable, int_or_percent_value, invalid_json, nonnegative, nonnegative_opt,
@@ -9,17 +10,13 @@ use super::checks::{
 };
 use super::replicaset::ReplicaSetCondition;
 use super::template::{default_pod_template_spec, PodTemplateSpec};
-use crate::api::core::{PersistentVolumeClaimVolumeSource, Volume};
+use crate::api::core::{PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Volume};
 use crate::api::resource::object;
 use crate::api::serde_util::{is_default, nullable};
 use crate::api::validation::{
     self, is_dns1035_label, is_dns1123_label, ErrorList, FieldError, Path,
 };
 use crate::api::{IntOrString, LabelSelector, Str};
-
-/// TEMPORARY: the claim template type until `core::PersistentVolumeClaim`
-/// lands from the `api-core` branch.
-pub type PersistentVolumeClaim = serde_json::Value;
 
 object! {
     /// A StatefulSet: runs `spec.replicas` pods named `<name>-0`,
@@ -46,7 +43,8 @@ object! {
     /// As Kubernetes' `SetDefaults_StatefulSet`: `replicas: 1`,
     /// `podManagementPolicy: OrderedReady`, update strategy `RollingUpdate`
     /// with `partition: 0`, `revisionHistoryLimit: 10`, claim retention
-    /// `Retain`/`Retain`, and the pod template's defaults. (`maxUnavailable`
+    /// `Retain`/`Retain`, the claim templates' defaults and the pod
+    /// template's defaults. (`maxUnavailable`
     /// is not defaulted: it belongs to the alpha `MaxUnavailableStatefulSet`
     /// feature.)
     fn apply_defaults(&mut self) {
@@ -74,6 +72,11 @@ object! {
         }
         spec.replicas.get_or_insert(1);
         spec.revision_history_limit.get_or_insert(10);
+        // Claim templates get the claim defaults (`volumeMode: Filesystem`,
+        // and `status.phase: Pending`, as Kubernetes writes them).
+        for claim in &mut spec.volume_claim_templates {
+            claim.apply_defaults();
+        }
         default_pod_template_spec(&mut spec.template);
     }
 
@@ -141,6 +144,12 @@ object! {
                     errors.push(FieldError::invalid(&name_path, name, message));
                 }
             }
+            // The claim's own rules, reported under the template's path.
+            let prefix = claim_path.to_string();
+            errors.extend(claim.validate_fields().into_iter().map(|mut e| {
+                e.field = format!("{prefix}.{}", e.field);
+                e
+            }));
         }
         // Volume mounts may name a claim template instead of a volume: check
         // the template with one claim volume per template added.
@@ -246,6 +255,7 @@ pub struct StatefulSetSpec {
     #[serde(
         default,
         deserialize_with = "nullable",
+        serialize_with = "serialize_claim_templates",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub volume_claim_templates: Vec<PersistentVolumeClaim>,
@@ -411,13 +421,33 @@ pub struct StatefulSetStatus {
 /// [`ReplicaSetCondition`]).
 pub type StatefulSetCondition = ReplicaSetCondition;
 
+/// Writes claim templates as Kubernetes does: nested objects carry no
+/// `apiVersion` and `kind`; `metadata` always, `spec` and `status` when set.
+fn serialize_claim_templates<S: Serializer>(
+    claims: &[PersistentVolumeClaim],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    struct Template<'a>(&'a PersistentVolumeClaim);
+    impl Serialize for Template<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let claim = self.0;
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_entry("metadata", &claim.metadata)?;
+            if !is_default(&claim.spec) {
+                map.serialize_entry("spec", &claim.spec)?;
+            }
+            if !is_default(&claim.status) {
+                map.serialize_entry("status", &claim.status)?;
+            }
+            map.end()
+        }
+    }
+    serializer.collect_seq(claims.iter().map(Template))
+}
+
 /// The name of a claim template (`metadata.name`).
 fn claim_name(claim: &PersistentVolumeClaim) -> &str {
-    claim
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(|n| n.as_str())
-        .unwrap_or("")
+    &claim.metadata.name
 }
 
 impl StatefulSetSpec {
@@ -425,6 +455,7 @@ impl StatefulSetSpec {
     /// template, a `persistentVolumeClaim` volume of that name (replacing a
     /// template volume of the same name). The claim a pod uses is named
     /// `<claim template>-<pod name>`; here the source names the template.
+    /// Unnamed claim templates are left out.
     pub fn template_with_claim_volumes(&self) -> Cow<'_, PodTemplateSpec> {
         if self.volume_claim_templates.is_empty() {
             return Cow::Borrowed(&self.template);
@@ -433,6 +464,9 @@ impl StatefulSetSpec {
         let volumes = &mut template.spec.volumes;
         for claim in &self.volume_claim_templates {
             let name = claim_name(claim);
+            if name.is_empty() {
+                continue; // reported as a claim error, not as a bogus volume
+            }
             volumes.retain(|v| v.name != name);
             volumes.push(Volume {
                 name: name.into(),
@@ -528,6 +562,17 @@ mod tests {
             ("Retain", "Retain")
         );
         assert_eq!(sts.spec.replicas, Some(2));
+        let claim = &sts.spec.volume_claim_templates[0];
+        assert_eq!(claim.spec.volume_mode.as_deref(), Some("Filesystem"));
+        let json = serde_json::to_value(&sts).unwrap();
+        assert_eq!(
+            json["spec"]["volumeClaimTemplates"][0],
+            serde_json::json!({
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}, "volumeMode": "Filesystem"},
+                "status": {"phase": "Pending"}
+            })
+        );
 
         let mut sts = StatefulSet::default();
         sts.spec.update_strategy.type_ = "OnDelete".into();
@@ -565,6 +610,10 @@ mod tests {
               '[a-z]([-a-z0-9]*[a-z0-9])?')"),
             ("mismatch", Box::new(|s| { s.spec.template.metadata.labels.insert("app", "x"); }),
              "spec.template.metadata.labels: Invalid value: {\"app\": \"x\"}: `selector` does not match template `labels`"),
+            ("claim without access modes", Box::new(|s| s.spec.volume_claim_templates[0].spec.access_modes.clear()),
+             "spec.volumeClaimTemplates[0].spec.accessModes: Required value: at least 1 access mode is required"),
+            ("claim name", Box::new(|s| s.spec.volume_claim_templates[0].metadata.name = "".into()),
+             "[spec.volumeClaimTemplates[0].metadata.name: Required value, spec.template.spec.containers[0].volumeMounts[0].name: Invalid value: \"data\": not found: must be the name of a volume in spec.volumes]"),
             ("mount without claim", Box::new(|s| s.spec.volume_claim_templates.clear()),
              "spec.template.spec.containers[0].volumeMounts[0].name: Invalid value: \"data\": not found: must be the name of a volume in spec.volumes"),
             ("restartPolicy", Box::new(|s| set_restart_policy(&mut s.spec.template, "Never")),

@@ -44,15 +44,18 @@
 //! ```
 mod cronjob;
 mod job;
+mod policy;
 
 pub use self::cronjob::{
     check_schedule, check_time_zone, CronJob, CronJobSpec, CronJobStatus, JobTemplateSpec,
     CRONJOB_SCHEDULED_TIMESTAMP_ANNOTATION,
 };
 pub use self::job::{
-    parse_index_intervals, Job, JobCondition, JobSpec, JobStatus, PodFailurePolicy,
-    PodFailurePolicyOnExitCodesRequirement, PodFailurePolicyOnPodConditionsPattern,
-    PodFailurePolicyRule, SuccessPolicy, SuccessPolicyRule, UncountedTerminatedPods,
-    CONTROLLER_UID_LABEL, JOB_COMPLETION_INDEX_ANNOTATION, JOB_NAME_LABEL, JOB_TRACKING_FINALIZER,
+    Job, JobCondition, JobSpec, JobStatus, UncountedTerminatedPods, CONTROLLER_UID_LABEL,
+    JOB_COMPLETION_INDEX_ANNOTATION, JOB_NAME_LABEL, JOB_TRACKING_FINALIZER,
     LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
+};
+pub use self::policy::{
+    parse_index_intervals, PodFailurePolicy, PodFailurePolicyOnExitCodesRequirement,
+    PodFailurePolicyOnPodConditionsPattern, PodFailurePolicyRule, SuccessPolicy, SuccessPolicyRule,
 };
