@@ -178,6 +178,45 @@ object! {
     }
 }
 
+impl Ingress {
+    /// Validates a write to the `status` subresource: load balancer
+    /// addresses must be IPs and host names DNS names.
+    pub fn validate_status_update(&self, old: &Self) -> ErrorList {
+        let mut errors =
+            super::validation::validate_object_meta_update(&self.metadata, &old.metadata);
+        let root = Path::root("status");
+        let lb = root.child("loadBalancer");
+        let ingress = lb.child("ingress");
+        for (i, entry) in self.status.load_balancer.ingress.iter().enumerate() {
+            let entry_path = ingress.index(i);
+            if !entry.ip.is_empty() && entry.ip.parse::<IpAddr>().is_err() {
+                errors.push(FieldError::invalid(
+                    &entry_path.child("ip"),
+                    &entry.ip,
+                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                ));
+            }
+            if !entry.hostname.is_empty() {
+                let hostname = entry_path.child("hostname");
+                push_all(
+                    &mut errors,
+                    &hostname,
+                    &entry.hostname,
+                    is_dns1123_subdomain(&entry.hostname),
+                );
+                if entry.hostname.parse::<IpAddr>().is_ok() {
+                    errors.push(FieldError::invalid(
+                        &hostname,
+                        &entry.hostname,
+                        "must be a DNS name, not an IP address",
+                    ));
+                }
+            }
+        }
+        errors
+    }
+}
+
 /// The desired routing of an [`Ingress`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -869,6 +908,14 @@ fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &Path<'_>) -> Er
         errors.extend(validate_peers(&rule.to, &rule_path.child("to")));
     }
     let types = path.child("policyTypes");
+    if spec.policy_types.len() > 2 {
+        errors.push(FieldError::invalid(
+            &types,
+            &spec.policy_types,
+            "may not specify more than two policyTypes",
+        ));
+        return errors;
+    }
     for (i, t) in spec.policy_types.iter().enumerate() {
         if t != POLICY_TYPE_INGRESS && t != POLICY_TYPE_EGRESS {
             errors.push(FieldError::not_supported(
@@ -877,12 +924,6 @@ fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &Path<'_>) -> Er
                 &[POLICY_TYPE_INGRESS, POLICY_TYPE_EGRESS],
             ));
         }
-    }
-    if spec.policy_types.len() > 2 {
-        errors.push(FieldError::forbidden(
-            &types,
-            "may not specify more than two policyTypes",
-        ));
     }
     errors
 }
@@ -968,17 +1009,16 @@ fn validate_peers(peers: &[NetworkPolicyPeer], path: &Path<'_>) -> ErrorList {
             ));
         }
         if let Some(block) = &peer.ip_block {
-            if count > 0 {
-                errors.push(FieldError::forbidden(
-                    &peer_path,
-                    "may not specify both ipBlock and another peer",
-                ));
-            }
             count += 1;
             errors.extend(validate_ip_block(block, &peer_path.child("ipBlock")));
         }
         if count == 0 {
             errors.push(FieldError::required(&peer_path, "must specify a peer"));
+        } else if count > 1 && peer.ip_block.is_some() {
+            errors.push(FieldError::forbidden(
+                &peer_path,
+                "may not specify both ipBlock and another peer",
+            ));
         }
     }
     errors
@@ -1502,6 +1542,22 @@ mod tests {
             let errors = ingress.validate();
             assert_eq!(&fields(&errors), want, "{spec}: {errors}");
         }
+    }
+
+    #[test]
+    fn ingress_status_update() {
+        let old: Ingress = serde_json::from_value(ingress_sample()).unwrap();
+        assert!(old.validate_status_update(&old).is_empty());
+        let mut new = old.clone();
+        new.status.load_balancer.ingress[0].ip = "300.1.1.1".into();
+        new.status.load_balancer.ingress[1].hostname = "10.0.0.1".into();
+        assert_eq!(
+            fields(&new.validate_status_update(&old)),
+            [
+                "status.loadBalancer.ingress[0].ip",
+                "status.loadBalancer.ingress[1].hostname"
+            ]
+        );
     }
 
     #[test]
