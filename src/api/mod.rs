@@ -34,9 +34,12 @@
 //! ```
 
 pub mod apiextensions;
+pub mod apps;
 pub mod autoscaling;
+pub mod batch;
 pub mod coordination;
 pub mod core;
+pub mod discovery;
 pub mod dynamic;
 pub mod intstr;
 pub mod meta;
