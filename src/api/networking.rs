@@ -43,10 +43,14 @@ use super::resource::object;
 use super::selector::validate_label_selector;
 use super::serde_util::{is_default, nullable};
 use super::validation::{
-    is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, ErrorList, FieldError, Path,
+    is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_path_segment_name, ErrorList,
+    FieldError, Path,
 };
 use super::{LabelSelector, Str};
 
+/// The deprecated annotation naming an ingress's class; it must agree with
+/// `spec.ingressClassName` when both are set.
+pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 /// For [`HttpIngressPath::path_type`]: the path matches exactly.
 pub const PATH_TYPE_EXACT: &str = "Exact";
 /// For [`HttpIngressPath::path_type`]: the path matches by `/`-separated prefix.
@@ -79,7 +83,18 @@ object! {
     }
 
     fn validate_fields(&self) -> ErrorList {
-        validate_ingress_spec(&self.spec, &Path::root("spec"))
+        let mut errors = validate_ingress_spec(&self.spec, &Path::root("spec"));
+        let annotation = self.metadata.annotations.get_str(INGRESS_CLASS_ANNOTATION);
+        if let (Some(annotation), Some(class)) = (annotation, &self.spec.ingress_class_name) {
+            if annotation != class {
+                errors.push(FieldError::invalid(
+                    &Path::root("annotations").child(INGRESS_CLASS_ANNOTATION),
+                    annotation,
+                    "must match `ingressClassName` when both are specified",
+                ));
+            }
+        }
+        errors
     }
 }
 
@@ -107,6 +122,19 @@ object! {
 
     fn validate_fields(&self) -> ErrorList {
         validate_ingress_class_spec(&self.spec, &Path::root("spec"))
+    }
+
+    fn validate_update(&self, old: &Self) -> ErrorList {
+        let mut errors = self.validate();
+        errors.extend(super::validation::validate_object_meta_update(&self.metadata, &old.metadata));
+        if self.spec.controller != old.spec.controller {
+            errors.push(FieldError::invalid(
+                &Path::root("spec").child("controller"),
+                &self.spec.controller,
+                "field is immutable",
+            ));
+        }
+        errors
     }
 }
 
@@ -147,6 +175,45 @@ object! {
 
     fn validate_fields(&self) -> ErrorList {
         validate_network_policy_spec(&self.spec, &Path::root("spec"))
+    }
+}
+
+impl Ingress {
+    /// Validates a write to the `status` subresource: load balancer
+    /// addresses must be IPs and host names DNS names.
+    pub fn validate_status_update(&self, old: &Self) -> ErrorList {
+        let mut errors =
+            super::validation::validate_object_meta_update(&self.metadata, &old.metadata);
+        let root = Path::root("status");
+        let lb = root.child("loadBalancer");
+        let ingress = lb.child("ingress");
+        for (i, entry) in self.status.load_balancer.ingress.iter().enumerate() {
+            let entry_path = ingress.index(i);
+            if !entry.ip.is_empty() && entry.ip.parse::<IpAddr>().is_err() {
+                errors.push(FieldError::invalid(
+                    &entry_path.child("ip"),
+                    &entry.ip,
+                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                ));
+            }
+            if !entry.hostname.is_empty() {
+                let hostname = entry_path.child("hostname");
+                push_all(
+                    &mut errors,
+                    &hostname,
+                    &entry.hostname,
+                    is_dns1123_subdomain(&entry.hostname),
+                );
+                if entry.hostname.parse::<IpAddr>().is_ok() {
+                    errors.push(FieldError::invalid(
+                        &hostname,
+                        &entry.hostname,
+                        "must be a DNS name, not an IP address",
+                    ));
+                }
+            }
+        }
+        errors
     }
 }
 
@@ -527,32 +594,33 @@ pub fn is_valid_port_name(name: &str) -> Vec<String> {
     errs
 }
 
-fn validate_host(host: &str, path: &Path<'_>, errors: &mut ErrorList) {
-    if host.parse::<IpAddr>().is_ok() {
-        errors.push(FieldError::invalid(
-            path,
-            host,
-            "must be a DNS name, not an IP address",
-        ));
-        return;
+/// Problems with `s` as a wildcard DNS-1123 subdomain (`*.example.com`).
+pub fn is_wildcard_dns1123_subdomain(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 253 {
+        errs.push("must be no more than 253 characters".to_string());
     }
-    match host.strip_prefix("*.") {
-        Some(rest) => push_all(
-            errors,
-            path,
-            host,
-            is_dns1123_subdomain(rest)
-                .into_iter()
-                .map(|_| {
-                    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid \
-                     DNS subdomain, which must consist of lower case alphanumeric characters, \
-                     '-' or '.' and end with an alphanumeric character (e.g. '*.example.com')"
-                        .to_string()
-                })
-                .take(1)
-                .collect(),
-        ),
-        None => push_all(errors, path, host, is_dns1123_subdomain(host)),
+    let ok = s
+        .strip_prefix("*.")
+        .is_some_and(|rest| is_dns1123_subdomain(rest).is_empty());
+    if !ok {
+        errs.push(
+            "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS \
+             subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and \
+             end with an alphanumeric character (e.g. '*.example.com', regex used for validation \
+             is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+                .to_string(),
+        );
+    }
+    errs
+}
+
+/// A host name, or a wildcard one when it contains `*`.
+fn host_errors(host: &str) -> Vec<String> {
+    if host.contains('*') {
+        is_wildcard_dns1123_subdomain(host)
+    } else {
+        is_dns1123_subdomain(host)
     }
 }
 
@@ -560,7 +628,7 @@ fn validate_ingress_spec(spec: &IngressSpec, path: &Path<'_>) -> ErrorList {
     let mut errors = ErrorList::new();
     if spec.rules.is_empty() && spec.default_backend.is_none() {
         errors.push(FieldError::invalid(
-            &path.child("rules"),
+            path,
             &spec.rules,
             "either `defaultBackend` or `rules` must be specified",
         ));
@@ -575,7 +643,15 @@ fn validate_ingress_spec(spec: &IngressSpec, path: &Path<'_>) -> ErrorList {
     for (i, rule) in spec.rules.iter().enumerate() {
         let rule_path = rules.index(i);
         if !rule.host.is_empty() {
-            validate_host(&rule.host, &rule_path.child("host"), &mut errors);
+            let host = rule_path.child("host");
+            if rule.host.parse::<IpAddr>().is_ok() {
+                errors.push(FieldError::invalid(
+                    &host,
+                    &rule.host,
+                    "must be a DNS name, not an IP address",
+                ));
+            }
+            push_all(&mut errors, &host, &rule.host, host_errors(&rule.host));
         }
         if let Some(http) = &rule.http {
             let http_path = rule_path.child("http");
@@ -593,7 +669,7 @@ fn validate_ingress_spec(spec: &IngressSpec, path: &Path<'_>) -> ErrorList {
         let entry_path = tls.index(i);
         let hosts = entry_path.child("hosts");
         for (j, host) in entry.hosts.iter().enumerate() {
-            validate_host(host, &hosts.index(j), &mut errors);
+            push_all(&mut errors, &hosts.index(j), host, host_errors(host));
         }
         if !entry.secret_name.is_empty() {
             push_all(
@@ -619,10 +695,14 @@ fn validate_http_path(p: &HttpIngressPath, path: &Path<'_>) -> ErrorList {
     let mut errors = ErrorList::new();
     let path_field = path.child("path");
     match p.path_type.as_deref() {
-        None => errors.push(FieldError::required(
-            &path.child("pathType"),
-            "pathType must be specified",
-        )),
+        None => {
+            // Kubernetes stops here: the backend is not checked either.
+            errors.push(FieldError::required(
+                &path.child("pathType"),
+                "pathType must be specified",
+            ));
+            return errors;
+        }
         Some(PATH_TYPE_EXACT | PATH_TYPE_PREFIX) => {
             if !p.path.starts_with('/') {
                 errors.push(FieldError::invalid(
@@ -696,11 +776,15 @@ fn validate_ingress_backend(backend: &IngressBackend, path: &Path<'_>) -> ErrorL
                     is_dns1123_subdomain(group),
                 );
             }
-            if resource.kind.is_empty() {
-                errors.push(FieldError::required(&resource_path.child("kind"), ""));
-            }
-            if resource.name.is_empty() {
-                errors.push(FieldError::required(&resource_path.child("name"), ""));
+            for (field, value) in [("kind", &resource.kind), ("name", &resource.name)] {
+                let field_path = resource_path.child(field);
+                if value.is_empty() {
+                    errors.push(FieldError::required(
+                        &field_path,
+                        format!("{field} is required"),
+                    ));
+                }
+                push_all(&mut errors, &field_path, value, is_path_segment_name(value));
             }
         }
         (Some(service), None) => {
@@ -718,8 +802,9 @@ fn validate_ingress_backend(backend: &IngressBackend, path: &Path<'_>) -> ErrorL
             }
             let port = service_path.child("port");
             match (service.port.name.is_empty(), service.port.number) {
+                // Both and neither are reported at the backend, as Kubernetes does.
                 (false, n) if n != 0 => errors.push(FieldError::invalid(
-                    &port,
+                    path,
                     "",
                     "cannot set both port name & port number",
                 )),
@@ -730,7 +815,7 @@ fn validate_ingress_backend(backend: &IngressBackend, path: &Path<'_>) -> ErrorL
                     is_valid_port_name(&service.port.name),
                 ),
                 (true, 0) => errors.push(FieldError::required(
-                    &port,
+                    path,
                     "port name or number is required",
                 )),
                 (true, n) => {
@@ -823,6 +908,14 @@ fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &Path<'_>) -> Er
         errors.extend(validate_peers(&rule.to, &rule_path.child("to")));
     }
     let types = path.child("policyTypes");
+    if spec.policy_types.len() > 2 {
+        errors.push(FieldError::invalid(
+            &types,
+            &spec.policy_types,
+            "may not specify more than two policyTypes",
+        ));
+        return errors;
+    }
     for (i, t) in spec.policy_types.iter().enumerate() {
         if t != POLICY_TYPE_INGRESS && t != POLICY_TYPE_EGRESS {
             errors.push(FieldError::not_supported(
@@ -831,12 +924,6 @@ fn validate_network_policy_spec(spec: &NetworkPolicySpec, path: &Path<'_>) -> Er
                 &[POLICY_TYPE_INGRESS, POLICY_TYPE_EGRESS],
             ));
         }
-    }
-    if spec.policy_types.len() > 2 {
-        errors.push(FieldError::forbidden(
-            &types,
-            "may not specify more than two policyTypes",
-        ));
     }
     errors
 }
@@ -922,17 +1009,16 @@ fn validate_peers(peers: &[NetworkPolicyPeer], path: &Path<'_>) -> ErrorList {
             ));
         }
         if let Some(block) = &peer.ip_block {
-            if count > 0 {
-                errors.push(FieldError::forbidden(
-                    &peer_path,
-                    "may not specify both ipBlock and another peer",
-                ));
-            }
             count += 1;
             errors.extend(validate_ip_block(block, &peer_path.child("ipBlock")));
         }
         if count == 0 {
             errors.push(FieldError::required(&peer_path, "must specify a peer"));
+        } else if count > 1 && peer.ip_block.is_some() {
+            errors.push(FieldError::forbidden(
+                &peer_path,
+                "may not specify both ipBlock and another peer",
+            ));
         }
     }
     errors
@@ -1352,7 +1438,7 @@ mod tests {
         let service = json!({"service": {"name": "web", "port": {"number": 80}}});
         let path = |p: Value| json!({"rules": [{"http": {"paths": [p]}}]});
         let cases: &[(Value, &[&str])] = &[
-            (json!({}), &["spec.rules"]),
+            (json!({}), &["spec"]),
             (json!({"defaultBackend": service}), &[]),
             (
                 path(json!({"path": "/", "backend": service})),
@@ -1398,13 +1484,13 @@ mod tests {
                 path(
                     json!({"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80, "name": "http"}}}}),
                 ),
-                &["spec.rules[0].http.paths[0].backend.service.port"],
+                &["spec.rules[0].http.paths[0].backend"],
             ),
             (
                 path(
                     json!({"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web"}}}),
                 ),
-                &["spec.rules[0].http.paths[0].backend.service.port"],
+                &["spec.rules[0].http.paths[0].backend"],
             ),
             (
                 path(
@@ -1456,6 +1542,47 @@ mod tests {
             let errors = ingress.validate();
             assert_eq!(&fields(&errors), want, "{spec}: {errors}");
         }
+    }
+
+    #[test]
+    fn ingress_status_update() {
+        let old: Ingress = serde_json::from_value(ingress_sample()).unwrap();
+        assert!(old.validate_status_update(&old).is_empty());
+        let mut new = old.clone();
+        new.status.load_balancer.ingress[0].ip = "300.1.1.1".into();
+        new.status.load_balancer.ingress[1].hostname = "10.0.0.1".into();
+        assert_eq!(
+            fields(&new.validate_status_update(&old)),
+            [
+                "status.loadBalancer.ingress[0].ip",
+                "status.loadBalancer.ingress[1].hostname"
+            ]
+        );
+    }
+
+    #[test]
+    fn ingress_class_annotation_and_controller_immutability() {
+        let mut ingress: Ingress = serde_json::from_value(ingress_sample()).unwrap();
+        ingress
+            .metadata
+            .annotations
+            .insert(INGRESS_CLASS_ANNOTATION, "traefik");
+        assert_eq!(
+            fields(&ingress.validate()),
+            ["annotations.kubernetes.io/ingress.class"]
+        );
+
+        let old = IngressClass {
+            metadata: ObjectMeta::named("c"),
+            spec: IngressClassSpec {
+                controller: "example.com/a".into(),
+                parameters: None,
+            },
+        };
+        let mut new = old.clone();
+        assert!(new.validate_update(&old).is_empty());
+        new.spec.controller = "example.com/b".into();
+        assert_eq!(fields(&new.validate_update(&old)), ["spec.controller"]);
     }
 
     #[test]
