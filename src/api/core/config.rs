@@ -289,13 +289,12 @@ impl Secret {
                 errors.push(FieldError::required(&data.key("username"), ""));
                 errors.push(FieldError::required(&data.key("password"), ""));
             }
-            SECRET_TYPE_SSH_AUTH => {
+            SECRET_TYPE_SSH_AUTH
                 if self
                     .decoded("ssh-privatekey")
-                    .map_or(true, |v| v.is_empty())
-                {
-                    errors.push(FieldError::required(&data.key("ssh-privatekey"), ""));
-                }
+                    .map_or(true, |v| v.is_empty()) =>
+            {
+                errors.push(FieldError::required(&data.key("ssh-privatekey"), ""));
             }
             SECRET_TYPE_TLS => {
                 require(errors, "tls.crt");
