@@ -168,7 +168,7 @@ impl EndpointAddress {
         let ip = path.child("ip");
         let problems = net::is_valid_ip(&self.ip);
         if problems.is_empty() {
-            if let Some(msg) = non_routable(&self.ip) {
+            if let Some(msg) = net::non_routable(&self.ip) {
                 errors.push(FieldError::invalid(&ip, &self.ip, msg));
             }
         }
@@ -190,26 +190,6 @@ impl EndpointAddress {
             }
         }
     }
-}
-
-/// Why an endpoint IP cannot be used: unspecified, loopback, link-local or
-/// multicast addresses do not reach a pod.
-fn non_routable(ip: &str) -> Option<&'static str> {
-    let addr: std::net::IpAddr = ip.parse().ok()?;
-    if addr.is_unspecified() {
-        return Some("may not be unspecified (0.0.0.0)");
-    }
-    if addr.is_loopback() {
-        return Some("may not be in the loopback range (127.0.0.0/8, ::1/128)");
-    }
-    if addr.is_multicast() {
-        return Some("may not be in the multicast range (224.0.0.0/4, ff00::/8)");
-    }
-    let link_local = match addr {
-        std::net::IpAddr::V4(v4) => v4.is_link_local(),
-        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    };
-    link_local.then_some("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
 }
 
 #[cfg(test)]

@@ -105,6 +105,26 @@ pub fn is_valid_cidr(s: &str) -> Vec<String> {
     }
 }
 
+/// Why an endpoint IP cannot be used: unspecified, loopback, link-local or
+/// multicast addresses do not reach a pod.
+pub fn non_routable(ip: &str) -> Option<&'static str> {
+    let addr: std::net::IpAddr = ip.parse().ok()?;
+    if addr.is_unspecified() {
+        return Some("may not be unspecified (0.0.0.0)");
+    }
+    if addr.is_loopback() {
+        return Some("may not be in the loopback range (127.0.0.0/8, ::1/128)");
+    }
+    if addr.is_multicast() {
+        return Some("may not be in the multicast range (224.0.0.0/4, ff00::/8)");
+    }
+    let link_local = match addr {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    link_local.then_some("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
+}
+
 /// An error at `path` when `port` is not a valid port number.
 pub(crate) fn validate_port_num(port: i32, path: &Path<'_>) -> Option<FieldError> {
     is_valid_port_num(port)
