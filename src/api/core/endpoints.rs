@@ -131,10 +131,8 @@ impl EndpointSubset {
                 address.validate(&p.index(i), errors);
             }
         }
+        // Endpoints of headless services may have no ports.
         let ports = path.child("ports");
-        if self.ports.is_empty() {
-            errors.push(FieldError::required(&ports, ""));
-        }
         let require_name = self.ports.len() > 1;
         let mut names = HashSet::new();
         for (i, port) in self.ports.iter().enumerate() {
@@ -221,6 +219,9 @@ mod tests {
         ep.apply_defaults();
         assert_eq!(ep.subsets[0].ports[0].protocol, "TCP");
         assert!(ep.validate().is_empty());
+        // Headless services' endpoints may have no ports.
+        ep.subsets[0].ports.clear();
+        assert!(ep.validate().is_empty());
     }
 
     #[test]
@@ -235,7 +236,6 @@ mod tests {
             ("loopback", |e| e.subsets[0].not_ready_addresses[0].ip = "127.0.0.1".into(), "subsets[0].notReadyAddresses[0].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range"),
             ("link local", |e| e.subsets[0].addresses[0].ip = "fe80::1".into(), "subsets[0].addresses[0].ip: Invalid value: \"fe80::1\": may not be in the link-local"),
             ("bad hostname", |e| e.subsets[0].addresses[0].hostname = "Kubia_0".into(), "subsets[0].addresses[0].hostname: Invalid value"),
-            ("no ports", |e| e.subsets[0].ports.clear(), "subsets[0].ports: Required value"),
             ("unnamed port", |e| e.subsets[0].ports[1].name = "".into(), "subsets[0].ports[1].name: Required value"),
             ("dup port", |e| e.subsets[0].ports[1].name = "http".into(), "subsets[0].ports[1].name: Duplicate value: \"http\""),
             ("bad port", |e| e.subsets[0].ports[0].port = 0, "subsets[0].ports[0].port: Invalid value: 0"),
