@@ -219,3 +219,92 @@ impl<'de> Deserialize<'de> for IntOrString {
         deserializer.deserialize_any(V)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> IntOrString {
+        IntOrString::from(v)
+    }
+
+    /// Kubernetes' `TestGetScaledValueFromIntOrPercent`, plus edges.
+    #[test]
+    fn scaled_values() {
+        let table: &[(IntOrString, i32, bool, Result<i32, ()>)] = &[
+            (IntOrString::Int(123), 100, true, Ok(123)),
+            (s("90%"), 100, true, Ok(90)),
+            (s("90%"), 95, true, Ok(86)),
+            (s("90%"), 95, false, Ok(85)),
+            (s("%"), 100, false, Err(())),
+            (s("90#"), 100, false, Err(())),
+            (s("#%"), 100, false, Err(())),
+            (s("90"), 100, false, Err(())),
+            (s("25%"), 10, true, Ok(3)),
+            (s("25%"), 10, false, Ok(2)),
+            (s("0%"), 10, true, Ok(0)),
+            (s("100%"), 7, false, Ok(7)),
+            (s("+50%"), 3, true, Ok(2)),
+            (s("-25%"), 10, true, Ok(-2)),
+            (s("-25%"), 10, false, Ok(-3)),
+            (s("1%"), 1, true, Ok(1)),
+            (s("1%"), 1, false, Ok(0)),
+            (s("200%"), i32::MAX, false, Err(())),
+            (s("99999999999999999999%"), 1, false, Err(())),
+            (s("http"), 10, true, Err(())),
+        ];
+        for (value, total, round_up, want) in table {
+            let got = value.scaled_value(*total, *round_up).map_err(|_| ());
+            assert_eq!(got, *want, "{value} of {total} (round up {round_up})");
+        }
+        assert_eq!(
+            s("http").scaled_value(10, true).unwrap_err().to_string(),
+            "invalid value for IntOrString: invalid type: string \"http\" is not a percentage"
+        );
+        assert!(matches!(
+            s("x%").scaled_value(10, true),
+            Err(Error::InvalidPercent { .. })
+        ));
+        assert!(s("5%").is_percent());
+        assert!(!s("5").is_percent());
+        assert!(!IntOrString::Int(5).is_percent());
+        assert_eq!(s("5%").percent(), Some(5));
+    }
+
+    #[test]
+    fn validation() {
+        let path = Path::root("spec");
+        let strategy = path.child("strategy");
+        let field = strategy.child("maxSurge");
+        for (value, want) in [
+            (IntOrString::Int(0), None),
+            (IntOrString::Int(3), None),
+            (IntOrString::Int(-1), Some("spec.strategy.maxSurge: Invalid value: -1: must be greater than or equal to 0")),
+            (s("0%"), None),
+            (s("25%"), None),
+            (s("150%"), None),
+            (s("-1%"), Some("spec.strategy.maxSurge: Invalid value: \"-1%\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is '[0-9]+%')")),
+            (s("%"), Some("spec.strategy.maxSurge: Invalid value: \"%\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is '[0-9]+%')")),
+            (s("25"), Some("spec.strategy.maxSurge: Invalid value: \"25\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is '[0-9]+%')")),
+        ] {
+            let errors = validate_int_or_percent(&value, &field);
+            assert_eq!(errors.iter().next().map(ToString::to_string).as_deref(), want, "{value}");
+            assert!(errors.len() <= 1);
+        }
+        assert!(validate_percent_at_most_100(&s("100%"), &field).is_empty());
+        assert!(validate_percent_at_most_100(&IntOrString::Int(500), &field).is_empty());
+        assert_eq!(
+            validate_percent_at_most_100(&s("101%"), &field).to_string(),
+            "spec.strategy.maxSurge: Invalid value: \"101%\": must not be greater than 100%"
+        );
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        for json in ["25", r#""25%""#, r#""http""#] {
+            let v: IntOrString = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&v).unwrap(), json);
+        }
+        assert!(serde_json::from_str::<IntOrString>("4294967296").is_err());
+    }
+}

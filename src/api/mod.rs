@@ -33,17 +33,26 @@
 //! assert_eq!(serde_json::from_str::<Lease>(&json).unwrap(), lease);
 //! ```
 
+pub mod apiextensions;
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
 pub mod dynamic;
 pub mod intstr;
 pub mod meta;
+pub mod networking;
+pub mod policy;
 pub mod quantity;
+pub mod rbac;
 pub mod resource;
+pub mod scheduling;
 pub mod selector;
 pub mod serde_util;
 pub mod status;
+pub mod storage;
 pub mod string;
 pub mod time;
 pub mod validation;

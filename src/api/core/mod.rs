@@ -26,9 +26,31 @@
 //!      The range of valid ports is 30000-32767"
 //! );
 //! ```
+mod affinity;
 mod common;
+mod container;
+mod container_validation;
+mod pod;
+mod pod_defaults;
+mod pod_status;
+mod pod_validation;
+mod qos;
+mod security;
+mod volume;
+mod volume_validation;
 
+pub use self::affinity::*;
 pub use self::common::*;
+pub use self::container::*;
+pub use self::container_validation::{is_config_map_key, is_env_var_name, is_valid_port_name};
+pub use self::pod::*;
+pub use self::pod_defaults::{
+    default_container, default_pod, default_probe, default_pull_policy, default_volume,
+};
+pub use self::pod_status::*;
+pub use self::qos::*;
+pub use self::security::*;
+pub use self::volume::*;
 
 // Kinds other than Pod (api-core).
 pub mod base64;
@@ -41,8 +63,6 @@ pub mod node;
 pub mod policy;
 pub mod service;
 pub mod volume_claim;
-// Until api-pod lands (it defines these in `volume.rs`).
-mod volume_source_shim;
 
 pub use self::config::{ConfigMap, Secret, ServiceAccount};
 pub use self::endpoints::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints};
@@ -67,4 +87,3 @@ pub use self::volume_claim::{
     PersistentVolumeClaimStatus, PersistentVolumeSpec, PersistentVolumeStatus, SecretReference,
     TypedObjectReference, VolumeNodeAffinity, VolumeResourceRequirements,
 };
-pub use self::volume_source_shim::{HostPathVolumeSource, NfsVolumeSource};

@@ -46,7 +46,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-use super::validation::{ErrorList, FieldError, Path};
+use super::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use super::{SortedMap, Str};
 
 mod parsed;
@@ -114,6 +114,9 @@ pub struct Quantity(pub Str);
 pub type ResourceList = SortedMap<Quantity>;
 
 impl Quantity {
+    /// Zero, written `0`.
+    pub const ZERO: Quantity = Quantity(Str::from_static("0"));
+
     /// The quantity as written.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -293,6 +296,44 @@ pub fn validate_resource_list(list: &ResourceList, path: &Path<'_>) -> ErrorList
     errors
 }
 
+/// Resources counted in whole units (Kubernetes' `IsIntegerResourceName`):
+/// object counts for quota and extended resources such as
+/// `nvidia.com/gpu`.
+pub fn is_integer_resource_name(name: &str) -> bool {
+    const INTEGER_RESOURCES: [&str; 9] = [
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+    ];
+    INTEGER_RESOURCES.contains(&name) || is_extended_resource_name(name)
+}
+
+/// True for a resource outside the `kubernetes.io` domain with a
+/// `domain/name` form (`nvidia.com/gpu`), Kubernetes' `IsExtendedResourceName`.
+pub fn is_extended_resource_name(name: &str) -> bool {
+    let native = !name.contains('/') || name.contains("kubernetes.io/");
+    !native
+        && !name.starts_with("requests.")
+        && is_qualified_name(&format!("requests.{name}")).is_empty()
+}
+
+/// Validates the amount of resource `name` as Kubernetes'
+/// `ValidateResourceQuantityValue`: well formed, not negative, and whole
+/// for integer resources.
+pub fn validate_resource_quantity(name: &str, q: &Quantity, path: &Path<'_>) -> ErrorList {
+    let mut errors = validate_nonnegative_quantity(q, path);
+    if errors.is_empty() && is_integer_resource_name(name) && q.milli_value() % 1000 != 0 {
+        errors.push(FieldError::invalid(path, q.as_str(), "must be an integer"));
+    }
+    errors
+}
+
 fn parse_in(resource: &str, q: &Quantity) -> Result<ParsedQuantity, Error> {
     q.parsed().map_err(|e| Error::Resource {
         resource: resource.to_string(),
@@ -317,6 +358,51 @@ pub fn sum(a: &ResourceList, b: &ResourceList) -> Result<ResourceList, Error> {
             None => value,
         };
         out.insert(name, Quantity::from(total));
+    }
+    Ok(out)
+}
+
+/// The per-resource sum of many lists, parsing each quantity once (what a
+/// node's requested total over its pods needs).
+pub fn sum_all<'a>(
+    lists: impl IntoIterator<Item = &'a ResourceList>,
+) -> Result<ResourceList, Error> {
+    let mut totals: SortedMap<ParsedQuantity> = SortedMap::new();
+    for list in lists {
+        for (name, q) in list {
+            let value = parse_in(name, q)?;
+            match totals.get_mut(name) {
+                Some(acc) => {
+                    *acc = acc.checked_add(&value).ok_or_else(|| Error::Overflow {
+                        resource: name.to_string(),
+                    })?;
+                }
+                None => {
+                    totals.insert(name, value);
+                }
+            }
+        }
+    }
+    Ok(totals
+        .iter()
+        .map(|(name, total)| (name, Quantity::from(total)))
+        .collect())
+}
+
+/// `a - b` per resource of `a` (what remains of `a` after `b`; resources only
+/// in `b` are ignored). Results may be negative.
+pub fn difference(a: &ResourceList, b: &ResourceList) -> Result<ResourceList, Error> {
+    let mut out = ResourceList::new();
+    for (name, q) in a {
+        let mut value = parse_in(name, q)?;
+        if let Some(other) = b.get(name) {
+            value = value
+                .checked_sub(&parse_in(name, other)?)
+                .ok_or_else(|| Error::Overflow {
+                    resource: name.to_string(),
+                })?;
+        }
+        out.insert(name, Quantity::from(value));
     }
     Ok(out)
 }
@@ -376,7 +462,8 @@ impl<'de> Deserialize<'de> for Quantity {
                 f.write_str("a quantity (string or number)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Quantity, E> {
-                Ok(Quantity(Str::from(v)))
+                // Kubernetes trims surrounding whitespace when decoding.
+                Ok(Quantity(Str::from(v.trim())))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Quantity, E> {
                 Ok(Quantity(Str::from(v.to_string())))
@@ -389,5 +476,178 @@ impl<'de> Deserialize<'de> for Quantity {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_helpers() {
+        let q = Quantity::from("1500m");
+        assert_eq!(q.value(), 2);
+        assert_eq!(q.milli_value(), 1500);
+        assert_eq!(q.try_milli_value(), Ok(1500));
+        assert_eq!(Quantity::from("abc").milli_value(), 0);
+        assert!(Quantity::from("abc").try_value().is_err());
+        assert_eq!(Quantity::from_milli(1500), "1500m");
+        assert_eq!(Quantity::from_milli(2000), "2");
+        assert_eq!(Quantity::from_value(1000), "1k");
+        assert_eq!(Quantity::from_bytes(1 << 30), "1Gi");
+        assert_eq!(Quantity::from("2000m").canonical().unwrap(), "2");
+        assert!(Quantity::from("0Gi").is_zero());
+        assert!(!Quantity::from("x").is_zero());
+        assert_eq!(
+            Quantity::from("1Gi")
+                .checked_sub(&Quantity::from("1Gi"))
+                .unwrap(),
+            "0"
+        );
+        assert_eq!(Quantity::from("x").checked_add(&Quantity::from("1")), None);
+        assert_eq!(
+            Quantity::from("100m").compare(&Quantity::from("50m")),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            Quantity::from("1Ki").cmp_value(&Quantity::from("1024")),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(Quantity::from("1").compare(&Quantity::from("?")), None);
+        // The text is kept as written.
+        assert_eq!(Quantity::from("1000m").as_str(), "1000m");
+    }
+
+    #[test]
+    fn serde_keeps_text_and_trims_like_kubernetes() {
+        let q: Quantity = serde_json::from_str(r#""1000m""#).unwrap();
+        assert_eq!(serde_json::to_string(&q).unwrap(), r#""1000m""#);
+        let q: Quantity = serde_json::from_str(r#"" 1 ""#).unwrap();
+        assert_eq!(q, "1");
+        let q: Quantity = serde_json::from_str("2").unwrap();
+        assert_eq!(q, "2");
+        let q: Quantity = serde_json::from_str("0.5").unwrap();
+        assert_eq!(q.milli_value(), 500);
+    }
+
+    #[test]
+    fn validation_messages_and_paths() {
+        let path = Path::root("spec");
+        let resources = path.child("resources");
+        let requests = resources.child("requests");
+        let cpu = requests.key("cpu");
+        let errors = validate_quantity(&Quantity::from("1.1.M"), &cpu);
+        assert_eq!(
+            errors.to_string(),
+            "spec.resources.requests[cpu]: Invalid value: \"1.1.M\": quantities must match the \
+             regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+        assert!(validate_quantity(&Quantity::from("-1"), &cpu).is_empty());
+        let errors = validate_nonnegative_quantity(&Quantity::from("-1"), &cpu);
+        assert_eq!(
+            errors.to_string(),
+            "spec.resources.requests[cpu]: Invalid value: \"-1\": must be greater than or equal to 0"
+        );
+        assert!(validate_nonnegative_quantity(&Quantity::from("0"), &cpu).is_empty());
+        assert_eq!(
+            validate_positive_quantity(&Quantity::from("0"), &cpu).len(),
+            1
+        );
+        assert_eq!(
+            validate_quantity(&Quantity::from("1Qi"), &cpu)
+                .iter()
+                .next()
+                .unwrap()
+                .detail,
+            format!("quantities must match the regular expression '{QUANTITY_PATTERN}'")
+        );
+        assert_eq!(
+            validate_quantity(&Quantity::from("1ki"), &cpu)
+                .iter()
+                .next()
+                .unwrap()
+                .detail,
+            "unable to parse quantity's suffix"
+        );
+        let list = ResourceList::from([("cpu", "-1"), ("memory", "1Gi"), ("pods", "x")]);
+        let errors = validate_resource_list(&list, &requests);
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.resources.requests[cpu]",
+                "spec.resources.requests[pods]"
+            ]
+        );
+    }
+
+    #[test]
+    fn resource_lists() {
+        let a = ResourceList::from([("cpu", "250m"), ("memory", "64Mi")]);
+        let b = ResourceList::from([("cpu", "1"), ("nvidia.com/gpu", "1")]);
+        let total = sum(&a, &b).unwrap();
+        assert_eq!(total.get("cpu").unwrap(), "1250m");
+        assert_eq!(total.get("memory").unwrap(), "64Mi");
+        assert_eq!(total.get("nvidia.com/gpu").unwrap(), "1");
+        let err = sum(&a, &ResourceList::from([("cpu", "lots")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "resource \"cpu\": invalid quantity \"lots\": quantities must match the regular \
+             expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+
+        let allocatable = ResourceList::from([("cpu", "2"), ("memory", "1Gi")]);
+        assert!(fits(&a, &allocatable));
+        assert!(!fits(&total, &allocatable));
+        assert_eq!(exceeding(&total, &allocatable), ["nvidia.com/gpu"]);
+        let big = ResourceList::from([("cpu", "2001m"), ("memory", "1025Mi")]);
+        assert_eq!(exceeding(&big, &allocatable), ["cpu", "memory"]);
+        // Zero requests fit where nothing is allocatable.
+        assert!(fits(
+            &ResourceList::from([("gpu", "0")]),
+            &ResourceList::new()
+        ));
+        assert!(!fits(&ResourceList::from([("cpu", "bad")]), &allocatable));
+
+        let pods = [a.clone(), b.clone(), ResourceList::from([("cpu", "1500m")])];
+        let all = sum_all(&pods).unwrap();
+        assert_eq!(all.get("cpu").unwrap(), "2750m");
+        assert_eq!(all.get("memory").unwrap(), "64Mi");
+        assert_eq!(sum_all(&pods[..2]).unwrap(), sum(&a, &b).unwrap());
+        assert!(sum_all(&[ResourceList::from([("cpu", "?")])]).is_err());
+        let left = difference(&allocatable, &a).unwrap();
+        assert_eq!(left.get("cpu").unwrap(), "1750m");
+        assert_eq!(left.get("memory").unwrap(), "960Mi");
+        let over = difference(&a, &allocatable).unwrap();
+        assert_eq!(over.get("cpu").unwrap(), "-1750m");
+    }
+
+    #[test]
+    fn integer_resources() {
+        for (name, integer) in [
+            ("pods", true),
+            ("services.nodeports", true),
+            ("nvidia.com/gpu", true),
+            ("example.com/foo", true),
+            ("cpu", false),
+            ("memory", false),
+            ("hugepages-2Mi", false),
+            ("kubernetes.io/foo", false),
+            ("requests.example.com/foo", false),
+        ] {
+            assert_eq!(is_integer_resource_name(name), integer, "{name}");
+        }
+        let path = Path::root("spec");
+        assert!(validate_resource_quantity("cpu", &Quantity::from("500m"), &path).is_empty());
+        assert!(
+            validate_resource_quantity("nvidia.com/gpu", &Quantity::from("2"), &path).is_empty()
+        );
+        assert_eq!(
+            validate_resource_quantity("nvidia.com/gpu", &Quantity::from("500m"), &path)
+                .to_string(),
+            "spec: Invalid value: \"500m\": must be an integer"
+        );
+        assert_eq!(Quantity::ZERO, "0");
+        assert!(Quantity::ZERO.is_zero());
     }
 }

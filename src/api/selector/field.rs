@@ -231,3 +231,116 @@ fn unescape(s: &str) -> Result<Str, Error> {
     }
     Ok(Str::from(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<&'a str> + 'a {
+        move |f| pairs.iter().find(|(k, _)| *k == f).map(|(_, v)| *v)
+    }
+
+    #[test]
+    fn parse_and_print() {
+        for (input, printed) in [
+            ("", ""),
+            ("x=a", "x=a"),
+            ("x=a,y=b,z=c", "x=a,y=b,z=c"),
+            ("z=c,x=a", "x=a,z=c"),
+            ("x!=a,y=b", "x!=a,y=b"),
+            ("x==a", "x=a"),
+            ("spec.nodeName=", "spec.nodeName="),
+            (
+                "metadata.name=x,metadata.namespace!=y",
+                "metadata.name=x,metadata.namespace!=y",
+            ),
+            (r"x=a\,b", r"x=a\,b"),
+            (r"x=a\=b", r"x=a\=b"),
+            (r"x=a\\b", r"x=a\\b"),
+            ("x=a,,y=b", "x=a,y=b"),
+            ("x=a,", "x=a"),
+        ] {
+            let sel = FieldSelector::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(sel.to_string(), printed, "{input:?}");
+            assert_eq!(FieldSelector::parse(printed).unwrap(), sel, "{printed:?}");
+        }
+        let sel = FieldSelector::parse(r"x=a\,b\=c\\d").unwrap();
+        assert_eq!(sel.requirements()[0].value, r"a,b=c\d");
+        assert!(FieldSelector::parse("").unwrap().is_empty());
+        assert_eq!(
+            FieldSelector::parse("").unwrap(),
+            FieldSelector::everything()
+        );
+    }
+
+    #[test]
+    fn parse_errors() {
+        for (input, message) in [
+            ("x", "invalid field selector \"x\": can't understand \"x\""),
+            (
+                "x=a,y",
+                "invalid field selector \"x=a,y\": can't understand \"y\"",
+            ),
+            (
+                "x=a||y=b",
+                "invalid field selector: unescaped character in value: =",
+            ),
+            (
+                "x==a==b",
+                "invalid field selector: unescaped character in value: =",
+            ),
+            (
+                r"x=a\b",
+                r"invalid field selector: invalid escape sequence: \b",
+            ),
+            (
+                r"x=a\",
+                r"invalid field selector: invalid escape sequence: \",
+            ),
+        ] {
+            let err = FieldSelector::parse(input).expect_err(input);
+            assert_eq!(err.to_string(), message, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn matching() {
+        let pod = [
+            ("metadata.name", "web"),
+            ("spec.nodeName", ""),
+            ("status.phase", "Running"),
+        ];
+        for (selector, want) in [
+            ("", true),
+            ("metadata.name=web", true),
+            ("metadata.name==web", true),
+            ("metadata.name!=db", true),
+            ("spec.nodeName=", true),
+            ("status.phase=Running,metadata.name=web", true),
+            ("metadata.namespace=", true),
+            ("metadata.namespace!=x", true),
+            ("metadata.name=db", false),
+            ("metadata.name!=web", false),
+            ("spec.nodeName!=", false),
+            ("status.phase=Running,metadata.name=db", false),
+            ("metadata.namespace=x", false),
+        ] {
+            let sel = FieldSelector::parse(selector).unwrap();
+            assert_eq!(sel.matches(fields(&pod)), want, "{selector:?}");
+        }
+        let sel = FieldSelector::parse("spec.nodeName=n1,status.phase!=Failed").unwrap();
+        assert_eq!(sel.requires_exact_match("spec.nodeName"), Some("n1"));
+        assert_eq!(sel.requires_exact_match("status.phase"), None);
+        assert_eq!(
+            sel.requirements()
+                .iter()
+                .map(|r| r.field.as_str())
+                .collect::<Vec<_>>(),
+            ["spec.nodeName", "status.phase"]
+        );
+        assert_eq!(
+            FieldSelector::one_term("metadata.name", "a,b").to_string(),
+            r"metadata.name=a\,b"
+        );
+    }
+}

@@ -555,10 +555,19 @@ impl<'a> Parser<'a> {
             Operator::In | Operator::NotIn => self.value_set()?,
             _ => vec![self.exact_value()?],
         };
-        Requirement::new(key, op, values).map_err(|e| Error::at(t.start, e))
+        // Report a bad value at its own position.
+        for &(value, position) in &values {
+            check_value(key, value).map_err(|e| Error::at(position, e))?;
+            if matches!(op, Operator::Gt | Operator::Lt) && value.parse::<i64>().is_err() {
+                let value = value.to_string();
+                return Err(Error::at(position, Error::NotAnInteger { value }));
+            }
+        }
+        Requirement::new(key, op, values.into_iter().map(|(v, _)| v))
+            .map_err(|e| Error::at(t.start, e))
     }
 
-    fn value_set(&mut self) -> Result<Vec<&'a str>, Error> {
+    fn value_set(&mut self) -> Result<Vec<(&'a str, usize)>, Error> {
         let open = self.next();
         if open.tok != Tok::OpenPar {
             return Err(self.syntax(open, "'('"));
@@ -575,7 +584,7 @@ impl<'a> Parser<'a> {
             }
             Tok::ClosePar => {
                 self.next();
-                Ok(vec![""])
+                Ok(vec![("", first.start)])
             }
             _ => Err(self.syntax(first, "',', ')' or identifier")),
         }
@@ -583,13 +592,13 @@ impl<'a> Parser<'a> {
 
     /// A comma-separated list of possibly empty values: `(a,,b)` holds `a`,
     /// `""` and `b`.
-    fn identifiers(&mut self) -> Result<Vec<&'a str>, Error> {
+    fn identifiers(&mut self) -> Result<Vec<(&'a str, usize)>, Error> {
         let mut values = Vec::new();
         loop {
             let t = self.next();
             match as_value(t.tok) {
                 Tok::Ident => {
-                    values.push(self.text(t));
+                    values.push((self.text(t), t.start));
                     let t2 = self.peek();
                     match t2.tok {
                         Tok::Comma => continue,
@@ -599,16 +608,16 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Comma => {
                     if values.is_empty() {
-                        values.push("");
+                        values.push(("", t.start));
                     }
                     match self.peek().tok {
                         Tok::ClosePar => {
-                            values.push("");
+                            values.push(("", t.start));
                             return Ok(values);
                         }
                         Tok::Comma => {
                             self.next();
-                            values.push("");
+                            values.push(("", t.start));
                         }
                         _ => {}
                     }
@@ -618,16 +627,288 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn exact_value(&mut self) -> Result<&'a str, Error> {
+    fn exact_value(&mut self) -> Result<(&'a str, usize), Error> {
         let t = self.peek();
         if matches!(t.tok, Tok::End | Tok::Comma) {
-            return Ok("");
+            return Ok(("", t.start));
         }
         let t = self.next();
         if as_value(t.tok) == Tok::Ident {
-            Ok(self.text(t))
+            Ok((self.text(t), t.start))
         } else {
             Err(self.syntax(t, "identifier"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> StringMap {
+        pairs.iter().copied().collect()
+    }
+
+    fn kinds(input: &str) -> Vec<Tok> {
+        lex(input.as_bytes()).iter().map(|t| t.tok).collect()
+    }
+
+    #[test]
+    fn lexer() {
+        use Tok::*;
+        assert_eq!(
+            kinds("key in ( value )"),
+            [Ident, In, OpenPar, Ident, ClosePar, End]
+        );
+        assert_eq!(
+            kinds("key notin ( value )"),
+            [Ident, NotIn, OpenPar, Ident, ClosePar, End]
+        );
+        assert_eq!(
+            kinds("key in ( value1, value2 )"),
+            [Ident, In, OpenPar, Ident, Comma, Ident, ClosePar, End]
+        );
+        assert_eq!(kinds("key"), [Ident, End]);
+        assert_eq!(kinds("!key"), [Not, Ident, End]);
+        assert_eq!(kinds("()"), [OpenPar, ClosePar, End]);
+        assert_eq!(
+            kinds("x in (),y"),
+            [Ident, In, OpenPar, ClosePar, Comma, Ident, End]
+        );
+        assert_eq!(
+            kinds("== != (), = notin"),
+            [
+                DoubleEquals,
+                NotEquals,
+                OpenPar,
+                ClosePar,
+                Comma,
+                Equals,
+                NotIn,
+                End
+            ]
+        );
+        assert_eq!(kinds("key>2"), [Ident, Gt, Ident, End]);
+        assert_eq!(kinds("key<1"), [Ident, Lt, Ident, End]);
+        assert_eq!(kinds("a===b"), [Ident, DoubleEquals, Equals, Ident, End]);
+        assert_eq!(kinds("a!!b"), [Ident, Not, Not, Ident, End]);
+        assert_eq!(kinds(" \t\r\n"), [End]);
+        // NUL: the end where a token may start, a separator after one.
+        assert_eq!(kinds("a \0b"), [Ident, End]);
+        assert_eq!(kinds("a\0b"), [Ident, Ident, End]);
+    }
+
+    /// Kubernetes' `TestSelectorParse` and friends.
+    #[test]
+    fn parse_and_print() {
+        for (input, printed) in [
+            ("x=a,y=b,z=c", "x=a,y=b,z=c"),
+            ("", ""),
+            ("x!=a,y=b", "x!=a,y=b"),
+            ("x=", "x="),
+            ("x= ", "x="),
+            ("x=,z= ", "x=,z="),
+            ("x= ,z= ", "x=,z="),
+            ("!x", "!x"),
+            ("x>1", "x>1"),
+            ("x>1,z<5", "x>1,z<5"),
+            ("x==a", "x=a"),
+            ("z=a,x=b", "x=b,z=a"),
+            ("a=x,x=a", "a=x,x=a"),
+            ("x=a,a=x", "a=x,x=a"),
+            ("x in (b,a,b)", "x in (a,b)"),
+            ("x in (a,,b)", "x in (,a,b)"),
+            ("x in ()", "x in ()"),
+            ("x in (,)", "x in ()"),
+            ("x notin (a)", "x notin (a)"),
+            (
+                "  tier  in  ( web , api ) ,  !canary ",
+                "!canary,tier in (api,web)",
+            ),
+            ("in in (in),notin=notin", "in in (in),notin=notin"),
+            ("example.com/app=web", "example.com/app=web"),
+            ("a,b", "a,b"),
+            ("a \0garbage", "a"),
+        ] {
+            let sel = Selector::parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(sel.to_string(), printed, "{input:?}");
+            assert_eq!(Selector::parse(printed).unwrap(), sel, "{printed:?}");
+        }
+        assert!(Selector::parse("").unwrap().is_empty());
+        assert_eq!(Selector::parse("").unwrap(), Selector::everything());
+    }
+
+    #[test]
+    fn parse_errors() {
+        for (input, message) in [
+            (
+                "x=a||y=b",
+                "unable to parse requirement at position 2: invalid label value \"a||y\" for key \
+                 \"x\": a valid label must be an empty string or consist of alphanumeric \
+                 characters, '-', '_' or '.', and must start and end with an alphanumeric \
+                 character (e.g. 'MyValue', or 'my_value', or '12345', regex used for validation \
+                 is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+            ),
+            (
+                "x==a==b",
+                "unable to parse requirement: found '==' at position 4, expected: ',' or 'end of string'",
+            ),
+            (
+                "!x=a",
+                "unable to parse requirement: found '=' at position 2, expected: ',' or 'end of string'",
+            ),
+            (
+                "x<a",
+                "unable to parse requirement at position 2: for 'Gt', 'Lt' operators, the value \
+                 must be an integer, not \"a\"",
+            ),
+            (
+                "x in (a",
+                "unable to parse requirement: found '' at position 7, expected: ',' or ')'",
+            ),
+            (
+                "x in a",
+                "unable to parse requirement: found 'a' at position 5, expected: '('",
+            ),
+            (
+                "x in (=)",
+                "unable to parse requirement: found '=' at position 6, expected: ',', ')' or identifier",
+            ),
+            (
+                "x in (a b)",
+                "unable to parse requirement: found 'b' at position 8, expected: ',' or ')'",
+            ),
+            (
+                "x=a,",
+                "unable to parse requirement: found '' at position 4, expected: identifier after ','",
+            ),
+            (
+                ",x",
+                "unable to parse requirement: found ',' at position 0, expected: !, identifier, or 'end of string'",
+            ),
+            (
+                "x y",
+                "unable to parse requirement: found 'y' at position 2, expected: in, notin, =, ==, !=, gt, lt",
+            ),
+            (
+                "x=(",
+                "unable to parse requirement: found '(' at position 2, expected: identifier",
+            ),
+            (
+                "!",
+                "unable to parse requirement: found '' at position 1, expected: identifier",
+            ),
+        ] {
+            let err = Selector::parse(input).expect_err(input);
+            assert_eq!(err.to_string(), message, "{input:?}");
+        }
+        let err = Selector::parse("a=b, Bad_Key-=c").unwrap_err();
+        assert!(matches!(err, Error::At { position: 5, .. }), "{err:?}");
+        assert!(err.to_string().starts_with(
+            "unable to parse requirement at position 5: invalid label key \"Bad_Key-\""
+        ));
+        assert!(Selector::parse("x in (a,b").is_err());
+        assert!(Selector::parse(&format!("x={}", "a".repeat(64))).is_err());
+        assert!(Selector::parse(&format!("{}=a", "a".repeat(64))).is_err());
+        assert!(Selector::parse("x>99999999999999999999").is_err());
+        assert!(Selector::parse("é=a").is_err());
+    }
+
+    #[test]
+    fn matching() {
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: &[Case<'_>] = &[
+            ("", &[("x", "y")], true),
+            ("x=y", &[("x", "y")], true),
+            ("x=y,z=w", &[("x", "y"), ("z", "w")], true),
+            ("x!=y,z!=w", &[("x", "z"), ("z", "a")], true),
+            ("notin=in", &[("notin", "in")], true),
+            ("x", &[("x", "z")], true),
+            ("!x", &[("y", "z")], true),
+            ("x>1", &[("x", "2")], true),
+            ("x<1", &[("x", "0")], true),
+            ("x<1", &[("x", "-5")], true),
+            ("x>1", &[("x", "+2")], true),
+            ("x in (a,b)", &[("x", "b")], true),
+            ("x notin (a,b)", &[("x", "c")], true),
+            ("x notin (a,b)", &[], true),
+            ("x!=y", &[], true),
+            ("x in ()", &[("x", "")], true),
+            ("x=", &[("x", "")], true),
+            ("x=z", &[], false),
+            ("x=y", &[("x", "z")], false),
+            ("x=y,z=w", &[("x", "w"), ("z", "w")], false),
+            ("x!=y,z!=w", &[("x", "z"), ("z", "w")], false),
+            ("x", &[("y", "z")], false),
+            ("!x", &[("x", "z")], false),
+            ("x>1", &[("x", "0")], false),
+            ("x>1", &[("x", "1")], false),
+            ("x>1", &[("x", "a")], false),
+            ("x>1", &[], false),
+            ("x<1", &[("x", "2")], false),
+            ("x in (a,b)", &[("x", "c")], false),
+            ("x in (a,b)", &[], false),
+            ("x notin (a,b)", &[("x", "a")], false),
+            ("x=", &[], false),
+        ];
+        for (selector, set, want) in cases {
+            let sel = Selector::parse(selector).unwrap();
+            let set = labels(set);
+            assert_eq!(sel.matches(&set), *want, "{selector:?} on {set:?}");
+            assert_eq!(sel.matches_with(|k| set.get_str(k)), *want, "{selector:?}");
+        }
+    }
+
+    #[test]
+    fn requirement_rules() {
+        let err = Requirement::new("x", Operator::In, Vec::<Str>::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "values: for 'in', 'notin' operators, values set can't be empty (operator in with 0 values)"
+        );
+        assert!(Requirement::new("x", Operator::Equals, ["a", "b"]).is_err());
+        assert!(Requirement::new("x", Operator::Exists, ["a"]).is_err());
+        assert!(Requirement::new("x", Operator::Gt, ["a"]).is_err());
+        assert!(Requirement::new("x", Operator::Gt, ["1", "2"]).is_err());
+        let err = Requirement::new("x", Operator::In, ["ok", "-bad"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("values[1]: invalid label value \"-bad\""),
+            "{err}"
+        );
+        let err = Requirement::new("-x", Operator::Exists, Vec::<Str>::new()).unwrap_err();
+        assert!(matches!(err, Error::InvalidKey { .. }));
+        let r = Requirement::new("x", Operator::NotIn, ["b", "a", "b"]).unwrap();
+        assert_eq!(r.values(), ["a", "b"]);
+        assert_eq!(r.to_string(), "x notin (a,b)");
+        assert_eq!(r.key(), "x");
+        assert_eq!(r.operator(), Operator::NotIn);
+    }
+
+    #[test]
+    fn building_selectors() {
+        let set = labels(&[("b", "2"), ("a", "1")]);
+        let sel = Selector::from_labels(&set).unwrap();
+        assert_eq!(sel.to_string(), "a=1,b=2");
+        assert!(sel.matches(&set));
+        assert_eq!(sel.requires_exact_match("a"), Some("1"));
+        let sel = sel.and(Requirement::new("a0", Operator::Exists, Vec::<Str>::new()).unwrap());
+        assert_eq!(sel.to_string(), "a=1,a0,b=2");
+        assert_eq!(sel.requirements().len(), 3);
+        assert_eq!(
+            Selector::parse("x in (a)")
+                .unwrap()
+                .requires_exact_match("x"),
+            Some("a")
+        );
+        assert_eq!(
+            Selector::parse("x in (a,b)")
+                .unwrap()
+                .requires_exact_match("x"),
+            None
+        );
+        assert!(Selector::from_labels(&labels(&[("a", "-")])).is_err());
+        let parsed: Selector = "a=1".parse().unwrap();
+        assert_eq!(parsed.to_string(), "a=1");
     }
 }

@@ -375,6 +375,10 @@ impl TryFrom<&LabelSelector> for Selector {
         let mut requirements =
             Vec::with_capacity(sel.match_labels.len() + sel.match_expressions.len());
         for (k, v) in &sel.match_labels {
+            // Paths as validation reports them: `matchLabels` for a key,
+            // `matchLabels[key]` for its value.
+            label::check_key(k).map_err(|e| Error::field("matchLabels", e))?;
+            label::check_value(k, v).map_err(|e| Error::field(format!("matchLabels[{k}]"), e))?;
             let r = Requirement::new(k, Operator::Equals, [v.clone()])
                 .map_err(|e| Error::field("matchLabels", e))?;
             requirements.push(r);
@@ -396,6 +400,27 @@ impl TryFrom<&LabelSelector> for Selector {
         Ok(Selector::from_requirements(requirements))
     }
 }
+
+/// Selectors travel as their string form (query parameters, list options).
+macro_rules! string_serde {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = Str::deserialize(deserializer)?;
+                <$ty>::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_serde!(Selector);
+string_serde!(FieldSelector);
 
 impl TryFrom<LabelSelector> for Selector {
     type Error = Error;
@@ -453,4 +478,355 @@ fn validate_requirement(e: &LabelSelectorRequirement, path: &Path<'_>) -> ErrorL
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn expr(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| Str::from(*v)).collect(),
+        }
+    }
+
+    fn selector(labels: &[(&str, &str)], exprs: Vec<LabelSelectorRequirement>) -> LabelSelector {
+        LabelSelector {
+            match_labels: labels.iter().copied().collect(),
+            match_expressions: exprs,
+        }
+    }
+
+    #[test]
+    fn structured_matching() {
+        let pod: StringMap = [("app", "web"), ("env", "prod")].into_iter().collect();
+        let cases = [
+            (selector(&[], vec![]), true),
+            (selector(&[("app", "web")], vec![]), true),
+            (selector(&[("app", "db")], vec![]), false),
+            (
+                selector(&[], vec![expr("env", "In", &["prod", "qa"])]),
+                true,
+            ),
+            (selector(&[], vec![expr("env", "NotIn", &["prod"])]), false),
+            (selector(&[], vec![expr("tier", "NotIn", &["x"])]), true),
+            (selector(&[], vec![expr("app", "Exists", &[])]), true),
+            (selector(&[], vec![expr("app", "DoesNotExist", &[])]), false),
+            (selector(&[], vec![expr("tier", "DoesNotExist", &[])]), true),
+            // Invalid selectors match nothing.
+            (selector(&[], vec![expr("env", "in", &["prod"])]), false),
+            (selector(&[], vec![expr("env", "In", &[])]), false),
+            (selector(&[], vec![expr("app", "Exists", &["web"])]), false),
+            (
+                selector(&[("app", "web")], vec![expr("-bad", "Exists", &[])]),
+                false,
+            ),
+            (selector(&[("-bad", "web")], vec![]), false),
+        ];
+        for (sel, want) in cases {
+            assert_eq!(sel.matches(&pod), want, "{sel:?}");
+            match Selector::try_from(&sel) {
+                Ok(parsed) => assert_eq!(parsed.matches(&pod), want, "{sel:?}"),
+                Err(_) => assert!(!want),
+            }
+        }
+        assert!(selector(&[], vec![]).is_empty());
+        assert!(!selector(&[("a", "b")], vec![]).is_empty());
+    }
+
+    #[test]
+    fn conversion_errors_name_the_field() {
+        for (sel, message) in [
+            (
+                selector(
+                    &[],
+                    vec![expr("a", "Exists", &[]), expr("env", "in", &["prod"])],
+                ),
+                "matchExpressions[1].operator: \"in\" is not a valid label selector operator",
+            ),
+            (
+                selector(&[], vec![expr("env", "In", &[])]),
+                "matchExpressions[0].values: for 'in', 'notin' operators, values set can't be \
+                 empty (operator in with 0 values)",
+            ),
+            (
+                selector(&[], vec![expr("env", "DoesNotExist", &["x"])]),
+                "matchExpressions[0].values: values set must be empty for exists and does not \
+                 exist (operator ! with 1 values)",
+            ),
+        ] {
+            let err = Selector::try_from(&sel).unwrap_err();
+            assert_eq!(err.to_string(), message);
+            assert_eq!(sel.to_selector_string().unwrap_err(), err);
+        }
+        let err =
+            Selector::try_from(selector(&[], vec![expr("env", "In", &["ok", "-no"])])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("matchExpressions[0].values[1]: invalid label value \"-no\""),
+            "{err}"
+        );
+        let err = Selector::try_from(&selector(&[("a", "b c")], vec![])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("matchLabels[a]: invalid label value \"b c\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn string_forms() {
+        let sel = selector(
+            &[("tier", "web"), ("app", "shop")],
+            vec![
+                expr("env", "In", &["qa", "prod"]),
+                expr("canary", "DoesNotExist", &[]),
+                expr("track", "Exists", &[]),
+            ],
+        );
+        assert_eq!(
+            sel.to_selector_string().unwrap(),
+            "app=shop,!canary,env in (prod,qa),tier=web,track"
+        );
+        assert_eq!(selector(&[], vec![]).to_selector_string().unwrap(), "");
+        let parsed = LabelSelector::parse("app=shop,env in (prod,qa),x!=y,!canary,track").unwrap();
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            serde_json::json!({
+                "matchLabels": {"app": "shop"},
+                "matchExpressions": [
+                    {"key": "canary", "operator": "DoesNotExist"},
+                    {"key": "env", "operator": "In", "values": ["prod", "qa"]},
+                    {"key": "track", "operator": "Exists"},
+                    {"key": "x", "operator": "NotIn", "values": ["y"]},
+                ]
+            })
+        );
+        assert!(matches!(
+            LabelSelector::parse("x>1"),
+            Err(Error::InvalidOperator { .. })
+        ));
+    }
+
+    #[test]
+    fn selectors_serialize_as_strings() {
+        let sel: Selector = serde_json::from_str(r#""b=1,a in (x)""#).unwrap();
+        assert_eq!(serde_json::to_string(&sel).unwrap(), r#""a in (x),b=1""#);
+        assert!(serde_json::from_str::<Selector>(r#""a in (""#).is_err());
+        let f: FieldSelector = serde_json::from_str(r#""spec.nodeName=n1""#).unwrap();
+        assert_eq!(serde_json::to_string(&f).unwrap(), r#""spec.nodeName=n1""#);
+        let everything: Selector = serde_json::from_str("null").unwrap();
+        assert!(everything.is_empty());
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let json = serde_json::json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "env", "operator": "In", "values": ["a", "b"]}]
+        });
+        let sel: LabelSelector = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&sel).unwrap(), json);
+        let empty: LabelSelector =
+            serde_json::from_str(r#"{"matchLabels":null,"matchExpressions":null}"#).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(serde_json::to_string(&empty).unwrap(), "{}");
+    }
+
+    #[test]
+    fn validation_paths() {
+        let spec = Path::root("spec");
+        let path = spec.child("selector");
+        let cases: Vec<(LabelSelector, Vec<(&str, &str)>)> = vec![
+            (
+                selector(&[("app", "web")], vec![expr("env", "In", &["a"])]),
+                vec![],
+            ),
+            (
+                selector(&[], vec![expr("env", "In", &[])]),
+                vec![(
+                    "spec.selector.matchExpressions[0].values",
+                    "FieldValueRequired",
+                )],
+            ),
+            (
+                selector(
+                    &[],
+                    vec![expr("a", "Exists", &[]), expr("env", "Exists", &["x"])],
+                ),
+                vec![(
+                    "spec.selector.matchExpressions[1].values",
+                    "FieldValueForbidden",
+                )],
+            ),
+            (
+                selector(&[], vec![expr("env", "Equals", &["x"])]),
+                vec![(
+                    "spec.selector.matchExpressions[0].operator",
+                    "FieldValueInvalid",
+                )],
+            ),
+            (
+                selector(&[], vec![expr("-env", "In", &["x", "-y"])]),
+                vec![
+                    ("spec.selector.matchExpressions[0].key", "FieldValueInvalid"),
+                    (
+                        "spec.selector.matchExpressions[0].values[1]",
+                        "FieldValueInvalid",
+                    ),
+                ],
+            ),
+            (
+                selector(&[("-app", "web"), ("ok", "-bad")], vec![]),
+                vec![
+                    ("spec.selector.matchLabels", "FieldValueInvalid"),
+                    ("spec.selector.matchLabels[ok]", "FieldValueInvalid"),
+                ],
+            ),
+        ];
+        for (sel, want) in cases {
+            let errors = validate_label_selector(&sel, &path);
+            let got: Vec<(&str, &str)> = errors
+                .iter()
+                .map(|e| (e.field.as_str(), e.kind.reason()))
+                .collect();
+            assert_eq!(got, want, "{sel:?}: {errors}");
+            assert_eq!(errors.is_empty(), sel.is_valid(), "{sel:?}");
+        }
+        let errors =
+            validate_label_selector(&selector(&[], vec![expr("e", "Equals", &["x"])]), &path);
+        assert_eq!(
+            errors.to_string(),
+            "spec.selector.matchExpressions[0].operator: Invalid value: \"Equals\": not a valid selector operator"
+        );
+    }
+
+    // ---- property tests ---------------------------------------------------
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-z][a-z0-9]{0,4}",
+            1 => "[a-z]{1,3}\\.io/[a-z][a-z0-9_.-]{0,4}[a-z0-9]",
+            1 => prop::sample::select(vec!["in".to_string(), "notin".to_string()]),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[a-z0-9]{0,3}",
+            1 => "[A-Za-z0-9][A-Za-z0-9_.-]{0,4}[A-Za-z0-9]",
+            1 => prop::sample::select(vec!["in".to_string(), "notin".to_string()]),
+        ]
+    }
+
+    fn requirement() -> impl Strategy<Value = Requirement> {
+        let op = prop::sample::select(vec![
+            Operator::Equals,
+            Operator::NotEquals,
+            Operator::In,
+            Operator::NotIn,
+            Operator::Exists,
+            Operator::DoesNotExist,
+            Operator::Gt,
+            Operator::Lt,
+        ]);
+        (key(), op, prop::collection::vec(value(), 1..4), -99i64..99).prop_map(
+            |(key, op, values, n)| {
+                let values: Vec<String> = match op {
+                    Operator::Exists | Operator::DoesNotExist => vec![],
+                    Operator::Equals | Operator::NotEquals => values[..1].to_vec(),
+                    Operator::Gt | Operator::Lt => vec![n.abs().to_string()],
+                    Operator::In | Operator::NotIn => values,
+                };
+                Requirement::new(key, op, values).expect("generated requirements are valid")
+            },
+        )
+    }
+
+    fn structured() -> impl Strategy<Value = LabelSelector> {
+        let op = prop::sample::select(vec!["In", "NotIn", "Exists", "DoesNotExist"]);
+        let expression =
+            (key(), op, prop::collection::vec(value(), 1..3)).prop_map(|(key, op, values)| {
+                LabelSelectorRequirement {
+                    key: key.into(),
+                    operator: op.into(),
+                    values: match op {
+                        "In" | "NotIn" => values.into_iter().map(Str::from).collect(),
+                        _ => vec![],
+                    },
+                }
+            });
+        (
+            prop::collection::vec((key(), value()), 0..3),
+            prop::collection::vec(expression, 0..3),
+        )
+            .prop_map(|(labels, exprs)| LabelSelector {
+                match_labels: labels.into_iter().collect(),
+                match_expressions: exprs,
+            })
+    }
+
+    fn label_set() -> impl Strategy<Value = StringMap> {
+        let value = prop_oneof![value(), (0i64..99).prop_map(|n| n.to_string())];
+        prop::collection::vec((key(), value), 0..5).prop_map(|pairs| pairs.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn printed_selectors_parse_back(reqs in prop::collection::vec(requirement(), 0..5)) {
+            let sel = Selector::from_requirements(reqs);
+            let printed = sel.to_string();
+            let parsed = Selector::parse(&printed);
+            prop_assert_eq!(parsed.as_ref(), Ok(&sel), "{}", printed);
+            prop_assert_eq!(parsed.unwrap().to_string(), printed);
+        }
+
+        #[test]
+        fn structured_and_string_forms_agree(sel in structured(), labels in label_set()) {
+            let direct = sel.matches(&labels);
+            let converted = Selector::try_from(&sel).unwrap();
+            prop_assert_eq!(converted.matches(&labels), direct);
+            let printed = sel.to_selector_string().unwrap();
+            let reparsed = Selector::parse(&printed).unwrap();
+            prop_assert_eq!(reparsed.matches(&labels), direct, "{}", printed);
+            let back = LabelSelector::parse(&printed).unwrap();
+            prop_assert_eq!(back.matches(&labels), direct);
+            prop_assert!(validate_label_selector(&sel, &Path::root("s")).is_empty());
+        }
+
+        #[test]
+        fn matching_agrees_with_requirement_semantics(
+            reqs in prop::collection::vec(requirement(), 0..4), labels in label_set()
+        ) {
+            let sel = Selector::from_requirements(reqs.clone());
+            let want = reqs.iter().all(|r| r.matches_value(labels.get_str(r.key())));
+            prop_assert_eq!(sel.matches(&labels), want);
+        }
+
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,40}") {
+            let _ = Selector::parse(&s);
+            let _ = FieldSelector::parse(&s);
+            let _ = crate::api::quantity::Quantity::parse(&s);
+        }
+
+        #[test]
+        fn selector_alphabet_round_trips(s in "[a-c !=(),<>0-9\\x00]{0,30}|[a-z ]{0,6}(in|notin)[a-z (),]{0,12}") {
+            if let Ok(sel) = Selector::parse(&s) {
+                let printed = sel.to_string();
+                prop_assert_eq!(Selector::parse(&printed), Ok(sel), "{:?} -> {:?}", s, printed);
+            }
+        }
+
+        #[test]
+        fn field_alphabet_round_trips(s in "[a-c.=!,\\\\]{0,30}") {
+            if let Ok(sel) = FieldSelector::parse(&s) {
+                let printed = sel.to_string();
+                prop_assert_eq!(FieldSelector::parse(&printed), Ok(sel), "{:?} -> {:?}", s, printed);
+            }
+        }
+    }
 }
