@@ -22,7 +22,7 @@
 //! assert!(secret.validate().is_empty());
 //! ```
 use super::base64;
-use super::{LocalObjectReference, ObjectReference};
+use super::{is_config_map_key, LocalObjectReference, ObjectReference};
 use crate::api::resource::object;
 use crate::api::validation::{ErrorList, FieldError, Path};
 use crate::api::{Str, StringMap};
@@ -324,35 +324,6 @@ object! {
         short_names: ["sa"],
         subresources: ["token"],
     }
-}
-
-/// Problems with `key` as a ConfigMap or Secret key: at most 253
-/// characters from `[-._a-zA-Z0-9]`, not `.` or `..`, not starting with `..`.
-pub fn is_config_map_key(key: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if key.len() > 253 {
-        errs.push("must be no more than 253 characters".to_string());
-    }
-    if key.is_empty()
-        || !key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
-    {
-        errs.push(
-            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. \
-             'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is \
-             '[-._a-zA-Z0-9]+')"
-                .to_string(),
-        );
-    }
-    if key == "." {
-        errs.push("must not be '.'".to_string());
-    } else if key == ".." {
-        errs.push("must not be '..'".to_string());
-    } else if key.starts_with("..") {
-        errs.push("must not start with '..'".to_string());
-    }
-    errs
 }
 
 /// Checks a data key, reporting at `path[key]` as Kubernetes does.

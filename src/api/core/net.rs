@@ -1,5 +1,6 @@
 //! Network validators shared by Services, Endpoints, EndpointSlices and
-//! Nodes: IP addresses, CIDRs, port numbers, port names and protocols.
+//! Nodes: IP addresses, CIDRs, port numbers and protocols (port names:
+//! [`is_valid_port_name`](super::is_valid_port_name)).
 //!
 //! Each returns the problems found (empty when valid), worded as Kubernetes
 //! words them, so callers attach them to a field path.
@@ -10,8 +11,7 @@
 //! assert!(net::is_valid_ip("10.0.0.1").is_empty());
 //! assert!(!net::is_valid_ip("10.0.0.256").is_empty());
 //! assert!(net::is_valid_cidr("10.244.0.0/16").is_empty());
-//! assert!(net::is_valid_port_name("http").is_empty());
-//! assert!(!net::is_valid_port_name("http-").is_empty());
+//! assert_eq!(net::ip_family("fd00::1"), Some(net::IPV6));
 //! ```
 use std::net::IpAddr;
 
@@ -38,32 +38,6 @@ pub fn is_valid_port_num(port: i32) -> Vec<String> {
     } else {
         vec!["must be between 1 and 65535, inclusive".to_string()]
     }
-}
-
-/// Problems with `name` as a port name: an IANA service name (RFC 6335) of
-/// at most 15 lower-case alphanumerics and `-`, with at least one letter and
-/// no leading, trailing or doubled `-`.
-pub fn is_valid_port_name(name: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if name.len() > 15 {
-        errs.push("must be no more than 15 characters".to_string());
-    }
-    if !name
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
-    }
-    if name.contains("--") {
-        errs.push("must not contain consecutive hyphens".to_string());
-    }
-    if !name.bytes().any(|c| c.is_ascii_lowercase()) {
-        errs.push("must contain at least one letter (a-z)".to_string());
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        errs.push("must not begin or end with a hyphen".to_string());
-    }
-    errs
 }
 
 /// Problems with `s` as an IP address (v4 or v6).
@@ -151,22 +125,6 @@ pub(crate) fn validate_protocol(protocol: &str, path: &Path<'_>) -> Option<Field
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn port_names() {
-        let table = [
-            ("http", true),
-            ("web-8080", true),
-            ("8080", false),
-            ("-http", false),
-            ("ht--tp", false),
-            ("HTTP", false),
-            ("a-very-long-port-name", false),
-        ];
-        for (name, ok) in table {
-            assert_eq!(is_valid_port_name(name).is_empty(), ok, "{name}");
-        }
-    }
 
     #[test]
     fn addresses() {

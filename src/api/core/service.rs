@@ -680,7 +680,7 @@ impl ServiceSpec {
                 }
                 IntOrString::String(s) if s.is_empty() => {}
                 IntOrString::String(s) => {
-                    for msg in net::is_valid_port_name(s) {
+                    for msg in super::is_valid_port_name(s) {
                         errors.push(FieldError::invalid(&target, s, msg));
                     }
                 }
