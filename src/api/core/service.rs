@@ -130,11 +130,7 @@ impl Service {
 
     /// The effective type (`ClusterIP` when unset).
     pub fn service_type(&self) -> &str {
-        if self.spec.type_.is_empty() {
-            TYPE_CLUSTER_IP
-        } else {
-            &self.spec.type_
-        }
+        self.spec.effective_type()
     }
 }
 
