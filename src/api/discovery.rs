@@ -28,8 +28,8 @@ use super::core::{net, ObjectReference};
 use super::resource::object;
 use super::serde_util::nullable;
 use super::validation::{
-    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value, ErrorList,
-    FieldError, Path,
+    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
+    validate_labels, ErrorList, FieldError, Path,
 };
 use super::{Str, StringMap};
 
@@ -55,6 +55,8 @@ pub const MAX_ENDPOINTS: usize = 1000;
 pub const MAX_ADDRESSES: usize = 100;
 /// The most ports a slice may hold.
 pub const MAX_PORTS: usize = 20000;
+/// The most `deprecatedTopology` labels an endpoint may carry.
+pub const MAX_TOPOLOGY_LABELS: usize = 16;
 /// The most zone hints an endpoint may carry.
 pub const MAX_ZONE_HINTS: usize = 8;
 
@@ -119,9 +121,6 @@ object! {
             match &port.protocol {
                 Some(protocol) => errors.extend(net::validate_protocol(protocol, &p.child("protocol"))),
                 None => errors.push(FieldError::required(&p.child("protocol"), "")),
-            }
-            if let Some(n) = port.port {
-                errors.extend(net::validate_port_num(n, &p.child("port")));
             }
             if let Some(app) = &port.app_protocol {
                 for msg in is_qualified_name(app) {
@@ -204,20 +203,17 @@ impl Endpoint {
             let p = addresses.index(i);
             let problems = match address_type {
                 ADDRESS_TYPE_IPV4 | ADDRESS_TYPE_IPV6 => match net::ip_family(address) {
-                    Some(family) if family == address_type => Vec::new(),
-                    Some(_) => vec![format!("must be an {address_type} address")],
-                    None => net::is_valid_ip(address),
+                    Some(family) if family == address_type => net::non_routable(address)
+                        .map(str::to_string)
+                        .into_iter()
+                        .collect(),
+                    _ => vec![format!("must be a valid {address_type} address")],
                 },
-                ADDRESS_TYPE_FQDN => is_dns1123_subdomain(address),
+                ADDRESS_TYPE_FQDN => fqdn_problems(address),
                 _ => Vec::new(),
             };
             for msg in problems {
                 errors.push(FieldError::invalid(&p, address, msg));
-            }
-        }
-        if let Some(hostname) = &self.hostname {
-            for msg in is_dns1123_label(hostname) {
-                errors.push(FieldError::invalid(&path.child("hostname"), hostname, msg));
             }
         }
         if let Some(node) = &self.node_name {
@@ -225,9 +221,18 @@ impl Endpoint {
                 errors.push(FieldError::invalid(&path.child("nodeName"), node, msg));
             }
         }
-        if let Some(zone) = &self.zone {
-            for msg in is_valid_label_value(zone) {
-                errors.push(FieldError::invalid(&path.child("zone"), zone, msg));
+        let topology = path.child("deprecatedTopology");
+        if self.deprecated_topology.len() > MAX_TOPOLOGY_LABELS {
+            errors.push(FieldError::too_many(
+                &topology,
+                self.deprecated_topology.len(),
+                MAX_TOPOLOGY_LABELS,
+            ));
+        }
+        errors.extend(validate_labels(&self.deprecated_topology, &topology));
+        if let Some(hostname) = &self.hostname {
+            for msg in is_dns1123_label(hostname) {
+                errors.push(FieldError::invalid(&path.child("hostname"), hostname, msg));
             }
         }
         if let Some(hints) = &self.hints {
@@ -253,6 +258,18 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// Problems with `s` as a fully qualified domain name: a DNS subdomain of
+/// at least two labels (a trailing dot is allowed).
+fn fqdn_problems(s: &str) -> Vec<String> {
+    let name = s.strip_suffix('.').unwrap_or(s);
+    let mut problems = is_dns1123_subdomain(&name.to_ascii_lowercase());
+    if problems.is_empty() && !name.contains('.') {
+        problems
+            .push("should be a domain with at least two segments separated by dots".to_string());
+    }
+    problems
 }
 
 /// The state of an [`Endpoint`].
@@ -383,7 +400,7 @@ mod tests {
             (
                 "wrong family",
                 |s| s.endpoints[0].addresses[0] = "fd00::1".into(),
-                "endpoints[0].addresses[0]: Invalid value: \"fd00::1\": must be an IPv4 address",
+                "endpoints[0].addresses[0]: Invalid value: \"fd00::1\": must be a valid IPv4 address",
             ),
             (
                 "not an ip",
@@ -427,9 +444,16 @@ mod tests {
                 "ports[1].protocol: Required value",
             ),
             (
-                "bad port",
-                |s| s.ports[0].port = Some(0),
-                "ports[0].port: Invalid value: 0",
+                "loopback",
+                |s| s.endpoints[0].addresses[0] = "127.0.0.1".into(),
+                "endpoints[0].addresses[0]: Invalid value: \"127.0.0.1\": may not be in the loopback range",
+            ),
+            (
+                "bad topology",
+                |s| {
+                    s.endpoints[0].deprecated_topology.insert("bad key!", "x");
+                },
+                "endpoints[0].deprecatedTopology: Invalid value: \"bad key!\"",
             ),
         ];
         for (what, edit, want) in cases {
@@ -443,6 +467,11 @@ mod tests {
         fqdn.endpoints.truncate(1);
         fqdn.endpoints[0].addresses = vec!["kubia-0.kubia.default.svc".into()];
         assert!(fqdn.validate().is_empty(), "{}", fqdn.validate());
+        fqdn.endpoints[0].addresses = vec!["kubia".into()];
+        assert_eq!(
+            fqdn.validate().to_string(),
+            "endpoints[0].addresses[0]: Invalid value: \"kubia\": should be a domain with at least two segments separated by dots"
+        );
     }
 
     #[test]

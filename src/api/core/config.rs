@@ -22,7 +22,7 @@
 //! assert!(secret.validate().is_empty());
 //! ```
 use super::base64;
-use super::{LocalObjectReference, ObjectReference};
+use super::{is_config_map_key, LocalObjectReference, ObjectReference};
 use crate::api::resource::object;
 use crate::api::validation::{ErrorList, FieldError, Path};
 use crate::api::{Str, StringMap};
@@ -237,6 +237,28 @@ impl Secret {
         self.data.contains_key(key) || self.string_data.contains_key(key)
     }
 
+    /// `key` must be present and hold a JSON object (docker config types).
+    fn require_json(&self, key: &str, errors: &mut ErrorList) {
+        let data = Path::root("data");
+        let p = data.key(key);
+        if !self.has_key(key) {
+            errors.push(FieldError::required(&p, ""));
+            return;
+        }
+        // Undecodable base64 is reported by the data checks.
+        if let Ok(bytes) = self.decoded(key) {
+            if let Err(e) =
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+            {
+                errors.push(FieldError::invalid(
+                    &p,
+                    "<secret contents redacted>",
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+
     /// The checks Kubernetes makes for the well-known types.
     fn validate_type(&self, errors: &mut ErrorList) {
         let data = Path::root("data");
@@ -261,15 +283,19 @@ impl Secret {
                     ));
                 }
             }
-            SECRET_TYPE_DOCKERCFG => require(errors, ".dockercfg"),
-            SECRET_TYPE_DOCKER_CONFIG_JSON => require(errors, ".dockerconfigjson"),
+            SECRET_TYPE_DOCKERCFG => self.require_json(".dockercfg", errors),
+            SECRET_TYPE_DOCKER_CONFIG_JSON => self.require_json(".dockerconfigjson", errors),
             SECRET_TYPE_BASIC_AUTH if !self.has_key("username") && !self.has_key("password") => {
-                errors.push(FieldError::required(
-                    &data.key("username"),
-                    "either username or password is required",
-                ));
+                errors.push(FieldError::required(&data.key("username"), ""));
+                errors.push(FieldError::required(&data.key("password"), ""));
             }
-            SECRET_TYPE_SSH_AUTH => require(errors, "ssh-privatekey"),
+            SECRET_TYPE_SSH_AUTH
+                if self
+                    .decoded("ssh-privatekey")
+                    .map_or(true, |v| v.is_empty()) =>
+            {
+                errors.push(FieldError::required(&data.key("ssh-privatekey"), ""));
+            }
             SECRET_TYPE_TLS => {
                 require(errors, "tls.crt");
                 require(errors, "tls.key");
@@ -300,38 +326,10 @@ object! {
     }
 }
 
-/// Problems with `key` as a ConfigMap or Secret key: at most 253
-/// characters from `[-._a-zA-Z0-9]`, not `.` or `..`, not starting with `..`.
-pub fn is_config_map_key(key: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if key.len() > 253 {
-        errs.push("must be no more than 253 characters".to_string());
-    }
-    if key.is_empty()
-        || !key
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
-    {
-        errs.push(
-            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. \
-             'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is \
-             '[-._a-zA-Z0-9]+')"
-                .to_string(),
-        );
-    }
-    if key == "." {
-        errs.push("must not be '.'".to_string());
-    } else if key == ".." {
-        errs.push("must not be '..'".to_string());
-    } else if key.starts_with("..") {
-        errs.push("must not start with '..'".to_string());
-    }
-    errs
-}
-
+/// Checks a data key, reporting at `path[key]` as Kubernetes does.
 fn validate_key(key: &str, path: &Path<'_>, errors: &mut ErrorList) {
     for msg in is_config_map_key(key) {
-        errors.push(FieldError::invalid(path, key, msg));
+        errors.push(FieldError::invalid(&path.key(key), key, msg));
     }
 }
 
@@ -445,14 +443,14 @@ mod tests {
                 |s| {
                     s.data.insert("a b", "YQ==");
                 },
-                "data: Invalid value: \"a b\": a valid config key",
+                "data[a b]: Invalid value: \"a b\": a valid config key",
             ),
             (
                 "dot key",
                 |s| {
                     s.data.insert("..x", "YQ==");
                 },
-                "data: Invalid value: \"..x\": must not start with '..'",
+                "data[..x]: Invalid value: \"..x\": must not start with '..'",
             ),
             (
                 "bad base64",
@@ -466,7 +464,7 @@ mod tests {
                 |s| {
                     s.string_data.insert("..", "x");
                 },
-                "stringData: Invalid value: \"..\": must not be '..'",
+                "stringData[..]: Invalid value: \"..\": must not be '..'",
             ),
             (
                 "too big",
@@ -491,7 +489,7 @@ mod tests {
             (
                 "basic auth",
                 |s| s.type_ = SECRET_TYPE_BASIC_AUTH.into(),
-                "data[username]: Required value",
+                "[data[username]: Required value, data[password]: Required value]",
             ),
             (
                 "docker config",
@@ -576,5 +574,34 @@ mod tests {
             assert_eq!(is_config_map_key(key).is_empty(), ok, "{key}");
         }
         assert!(!is_config_map_key(&"k".repeat(254)).is_empty());
+    }
+
+    #[test]
+    fn docker_config_must_be_json() {
+        let mut secret = Secret {
+            metadata: crate::api::ObjectMeta::named("pull"),
+            type_: SECRET_TYPE_DOCKER_CONFIG_JSON.into(),
+            ..Secret::default()
+        };
+        secret.insert_bytes(
+            ".dockerconfigjson",
+            br#"{"auths":{"registry.example.com":{"auth":"eDp5"}}}"#,
+        );
+        assert!(secret.validate().is_empty(), "{}", secret.validate());
+        secret.insert_bytes(".dockerconfigjson", b"not json");
+        assert!(secret
+            .validate()
+            .to_string()
+            .starts_with("data[.dockerconfigjson]: Invalid value: \"<secret contents redacted>\""));
+        let mut ssh = Secret {
+            metadata: crate::api::ObjectMeta::named("ssh"),
+            type_: SECRET_TYPE_SSH_AUTH.into(),
+            ..Secret::default()
+        };
+        ssh.insert_bytes("ssh-privatekey", b"");
+        assert_eq!(
+            ssh.validate().to_string(),
+            "data[ssh-privatekey]: Required value"
+        );
     }
 }

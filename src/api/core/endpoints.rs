@@ -131,10 +131,8 @@ impl EndpointSubset {
                 address.validate(&p.index(i), errors);
             }
         }
+        // Endpoints of headless services may have no ports.
         let ports = path.child("ports");
-        if self.ports.is_empty() {
-            errors.push(FieldError::required(&ports, ""));
-        }
         let require_name = self.ports.len() > 1;
         let mut names = HashSet::new();
         for (i, port) in self.ports.iter().enumerate() {
@@ -168,7 +166,7 @@ impl EndpointAddress {
         let ip = path.child("ip");
         let problems = net::is_valid_ip(&self.ip);
         if problems.is_empty() {
-            if let Some(msg) = non_routable(&self.ip) {
+            if let Some(msg) = net::non_routable(&self.ip) {
                 errors.push(FieldError::invalid(&ip, &self.ip, msg));
             }
         }
@@ -190,26 +188,6 @@ impl EndpointAddress {
             }
         }
     }
-}
-
-/// Why an endpoint IP cannot be used: unspecified, loopback, link-local or
-/// multicast addresses do not reach a pod.
-fn non_routable(ip: &str) -> Option<&'static str> {
-    let addr: std::net::IpAddr = ip.parse().ok()?;
-    if addr.is_unspecified() {
-        return Some("may not be unspecified (0.0.0.0)");
-    }
-    if addr.is_loopback() {
-        return Some("may not be in the loopback range (127.0.0.0/8, ::1/128)");
-    }
-    if addr.is_multicast() {
-        return Some("may not be in the multicast range (224.0.0.0/4, ff00::/8)");
-    }
-    let link_local = match addr {
-        std::net::IpAddr::V4(v4) => v4.is_link_local(),
-        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    };
-    link_local.then_some("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
 }
 
 #[cfg(test)]
@@ -241,6 +219,9 @@ mod tests {
         ep.apply_defaults();
         assert_eq!(ep.subsets[0].ports[0].protocol, "TCP");
         assert!(ep.validate().is_empty());
+        // Headless services' endpoints may have no ports.
+        ep.subsets[0].ports.clear();
+        assert!(ep.validate().is_empty());
     }
 
     #[test]
@@ -255,7 +236,6 @@ mod tests {
             ("loopback", |e| e.subsets[0].not_ready_addresses[0].ip = "127.0.0.1".into(), "subsets[0].notReadyAddresses[0].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range"),
             ("link local", |e| e.subsets[0].addresses[0].ip = "fe80::1".into(), "subsets[0].addresses[0].ip: Invalid value: \"fe80::1\": may not be in the link-local"),
             ("bad hostname", |e| e.subsets[0].addresses[0].hostname = "Kubia_0".into(), "subsets[0].addresses[0].hostname: Invalid value"),
-            ("no ports", |e| e.subsets[0].ports.clear(), "subsets[0].ports: Required value"),
             ("unnamed port", |e| e.subsets[0].ports[1].name = "".into(), "subsets[0].ports[1].name: Required value"),
             ("dup port", |e| e.subsets[0].ports[1].name = "http".into(), "subsets[0].ports[1].name: Duplicate value: \"http\""),
             ("bad port", |e| e.subsets[0].ports[0].port = 0, "subsets[0].ports[0].port: Invalid value: 0"),

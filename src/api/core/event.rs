@@ -94,6 +94,42 @@ object! {
 }
 
 impl Event {
+    /// A new event about `object`, as an event recorder writes it: in the
+    /// object's namespace (`default` for cluster-scoped objects), named
+    /// `<object>.<nanoseconds in hex>`, first and last seen `now`, count 1.
+    pub fn about(
+        object: ObjectReference,
+        type_: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+        now: MicroTime,
+    ) -> Event {
+        let namespace = if object.namespace.is_empty() {
+            Str::from_static("default")
+        } else {
+            object.namespace.clone()
+        };
+        let nanos = now.unix_micros().max(0).saturating_mul(1000);
+        let mut event = Event {
+            involved_object: object,
+            reason: reason.into(),
+            message: message.into(),
+            source: EventSource {
+                component: component.into(),
+                host: Str::EMPTY,
+            },
+            first_timestamp: Some(now.to_time()),
+            last_timestamp: Some(now.to_time()),
+            count: 1,
+            type_: type_.into(),
+            ..Event::default()
+        };
+        event.metadata.name = format!("{}.{nanos:x}", event.involved_object.name).into();
+        event.metadata.namespace = namespace;
+        event
+    }
+
     /// True for a `Warning` event.
     pub fn is_warning(&self) -> bool {
         self.type_ == TYPE_WARNING
@@ -262,5 +298,44 @@ mod tests {
         node_event.involved_object.namespace = "".into();
         node_event.involved_object.kind = "Node".into();
         assert!(node_event.validate().is_empty());
+    }
+
+    #[test]
+    fn recorder_events() {
+        let pod = ObjectReference {
+            kind: "Pod".into(),
+            namespace: "shop".into(),
+            name: "web-0".into(),
+            ..ObjectReference::default()
+        };
+        let now = MicroTime::from_unix_micros(1_700_000_000_000_001);
+        let ev = Event::about(
+            pod,
+            TYPE_NORMAL,
+            "Scheduled",
+            "assigned to node-1",
+            "default-scheduler",
+            now,
+        );
+        assert_eq!(ev.metadata.name, "web-0.17979cfe362a03e8");
+        assert_eq!(ev.metadata.namespace, "shop");
+        assert_eq!(ev.count, 1);
+        assert!(ev.validate().is_empty(), "{}", ev.validate());
+        let node = ObjectReference {
+            kind: "Node".into(),
+            name: "node-1".into(),
+            ..ObjectReference::default()
+        };
+        let ev = Event::about(
+            node,
+            TYPE_WARNING,
+            "NodeNotReady",
+            "",
+            "node-controller",
+            now,
+        );
+        assert_eq!(ev.metadata.namespace, "default");
+        assert!(ev.is_warning());
+        assert!(ev.validate().is_empty(), "{}", ev.validate());
     }
 }

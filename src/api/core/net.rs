@@ -1,5 +1,6 @@
 //! Network validators shared by Services, Endpoints, EndpointSlices and
-//! Nodes: IP addresses, CIDRs, port numbers, port names and protocols.
+//! Nodes: IP addresses, CIDRs, port numbers and protocols (port names:
+//! [`is_valid_port_name`](super::is_valid_port_name)).
 //!
 //! Each returns the problems found (empty when valid), worded as Kubernetes
 //! words them, so callers attach them to a field path.
@@ -10,8 +11,7 @@
 //! assert!(net::is_valid_ip("10.0.0.1").is_empty());
 //! assert!(!net::is_valid_ip("10.0.0.256").is_empty());
 //! assert!(net::is_valid_cidr("10.244.0.0/16").is_empty());
-//! assert!(net::is_valid_port_name("http").is_empty());
-//! assert!(!net::is_valid_port_name("http-").is_empty());
+//! assert_eq!(net::ip_family("fd00::1"), Some(net::IPV6));
 //! ```
 use std::net::IpAddr;
 
@@ -38,32 +38,6 @@ pub fn is_valid_port_num(port: i32) -> Vec<String> {
     } else {
         vec!["must be between 1 and 65535, inclusive".to_string()]
     }
-}
-
-/// Problems with `name` as a port name: an IANA service name (RFC 6335) of
-/// at most 15 lower-case alphanumerics and `-`, with at least one letter and
-/// no leading, trailing or doubled `-`.
-pub fn is_valid_port_name(name: &str) -> Vec<String> {
-    let mut errs = Vec::new();
-    if name.len() > 15 {
-        errs.push("must be no more than 15 characters".to_string());
-    }
-    if !name
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
-    }
-    if name.contains("--") {
-        errs.push("must not contain consecutive hyphens".to_string());
-    }
-    if !name.bytes().any(|c| c.is_ascii_lowercase()) {
-        errs.push("must contain at least one letter (a-z)".to_string());
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        errs.push("must not begin or end with a hyphen".to_string());
-    }
-    errs
 }
 
 /// Problems with `s` as an IP address (v4 or v6).
@@ -105,6 +79,26 @@ pub fn is_valid_cidr(s: &str) -> Vec<String> {
     }
 }
 
+/// Why an endpoint IP cannot be used: unspecified, loopback, link-local or
+/// multicast addresses do not reach a pod.
+pub fn non_routable(ip: &str) -> Option<&'static str> {
+    let addr: std::net::IpAddr = ip.parse().ok()?;
+    if addr.is_unspecified() {
+        return Some("may not be unspecified (0.0.0.0)");
+    }
+    if addr.is_loopback() {
+        return Some("may not be in the loopback range (127.0.0.0/8, ::1/128)");
+    }
+    if addr.is_multicast() {
+        return Some("may not be in the multicast range (224.0.0.0/4, ff00::/8)");
+    }
+    let link_local = match addr {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    link_local.then_some("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
+}
+
 /// An error at `path` when `port` is not a valid port number.
 pub(crate) fn validate_port_num(port: i32, path: &Path<'_>) -> Option<FieldError> {
     is_valid_port_num(port)
@@ -131,22 +125,6 @@ pub(crate) fn validate_protocol(protocol: &str, path: &Path<'_>) -> Option<Field
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn port_names() {
-        let table = [
-            ("http", true),
-            ("web-8080", true),
-            ("8080", false),
-            ("-http", false),
-            ("ht--tp", false),
-            ("HTTP", false),
-            ("a-very-long-port-name", false),
-        ];
-        for (name, ok) in table {
-            assert_eq!(is_valid_port_name(name).is_empty(), ok, "{name}");
-        }
-    }
 
     #[test]
     fn addresses() {

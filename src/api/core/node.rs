@@ -452,6 +452,18 @@ pub struct NodeSystemInfo {
     /// `amd64`, `arm64`, ...
     #[serde(default)]
     pub architecture: Str,
+    /// The node's swap memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swap: Option<NodeSwapStatus>,
+}
+
+/// Swap memory of a node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSwapStatus {
+    /// Total swap, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<i64>,
 }
 
 /// A container image present on a node.
@@ -552,7 +564,7 @@ mod tests {
                               {"type":"MemoryPressure","status":"False"}],
                 "addresses":[{"type":"InternalIP","address":"172.18.0.2"},{"type":"Hostname","address":"node-1"}],
                 "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},
-                "nodeInfo":{"machineID":"m","systemUUID":"s","bootID":"b","kernelVersion":"6.1.0","osImage":"Debian GNU/Linux 12","containerRuntimeVersion":"containerd://1.7.0","kubeletVersion":"v1.32.0","kubeProxyVersion":"","operatingSystem":"linux","architecture":"amd64"},
+                "nodeInfo":{"machineID":"m","systemUUID":"s","bootID":"b","kernelVersion":"6.1.0","osImage":"Debian GNU/Linux 12","containerRuntimeVersion":"containerd://1.7.0","kubeletVersion":"v1.32.0","kubeProxyVersion":"","operatingSystem":"linux","architecture":"amd64","swap":{"capacity":2147483648}},
                 "images":[{"names":["docker.io/library/nginx@sha256:abc","docker.io/library/nginx:1.27"],"sizeBytes":72000000}],
                 "volumesInUse":["kubernetes.io/csi/driver^vol-1"],"volumesAttached":[{"name":"kubernetes.io/csi/driver^vol-1","devicePath":"/dev/sdb"}],
                 "config":{"assigned":{"configMap":{"namespace":"kube-system","name":"kubelet","kubeletConfigKey":"kubelet"}},"error":"none"},

@@ -130,10 +130,46 @@ impl Service {
 
     /// The effective type (`ClusterIP` when unset).
     pub fn service_type(&self) -> &str {
-        if self.spec.type_.is_empty() {
-            TYPE_CLUSTER_IP
-        } else {
-            &self.spec.type_
+        self.spec.effective_type()
+    }
+}
+
+impl ServicePort {
+    /// The pod port this service port forwards to: `targetPort` itself when
+    /// it is a number, else the container port with that name and this
+    /// port's protocol (Kubernetes' `FindPort`). Restartable init containers
+    /// (sidecars) count too. `None` when a named port is not found.
+    pub fn target_port_in(&self, pod: &super::Pod) -> Option<i32> {
+        match &self.target_port {
+            IntOrString::Int(0) => Some(self.port),
+            IntOrString::Int(n) => Some(*n),
+            IntOrString::String(name) if name.is_empty() => Some(self.port),
+            IntOrString::String(name) => {
+                let protocol = if self.protocol.is_empty() {
+                    net::PROTOCOL_TCP
+                } else {
+                    &self.protocol
+                };
+                let sidecars = pod
+                    .spec
+                    .init_containers
+                    .iter()
+                    .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+                pod.spec
+                    .containers
+                    .iter()
+                    .chain(sidecars)
+                    .flat_map(|c| &c.ports)
+                    .find(|p| {
+                        let p_protocol = if p.protocol.is_empty() {
+                            net::PROTOCOL_TCP
+                        } else {
+                            &p.protocol
+                        };
+                        p.name == *name && p_protocol == protocol
+                    })
+                    .map(|p| p.container_port)
+            }
         }
     }
 }
@@ -680,7 +716,7 @@ impl ServiceSpec {
                 }
                 IntOrString::String(s) if s.is_empty() => {}
                 IntOrString::String(s) => {
-                    for msg in net::is_valid_port_name(s) {
+                    for msg in super::is_valid_port_name(s) {
                         errors.push(FieldError::invalid(&target, s, msg));
                     }
                 }
@@ -1149,5 +1185,31 @@ mod tests {
                 "status.loadBalancer.ingress[0].ipmode"
             ]
         );
+    }
+
+    #[test]
+    fn target_port_resolution() {
+        let pod: crate::api::core::Pod = serde_json::from_str(
+            r#"{"metadata":{"name":"web-0"},"spec":{
+                "initContainers":[{"name":"proxy","image":"envoy","restartPolicy":"Always","ports":[{"name":"admin","containerPort":9901}]}],
+                "containers":[{"name":"web","image":"nginx","ports":[{"name":"http","containerPort":8080},{"name":"dns","containerPort":5353,"protocol":"UDP"}]}]}}"#,
+        )
+        .unwrap();
+        let port = |target: IntOrString, protocol: &str| ServicePort {
+            port: 80,
+            target_port: target,
+            protocol: protocol.into(),
+            ..ServicePort::default()
+        };
+        assert_eq!(
+            port(IntOrString::Int(9000), "").target_port_in(&pod),
+            Some(9000)
+        );
+        assert_eq!(port(IntOrString::Int(0), "").target_port_in(&pod), Some(80));
+        assert_eq!(port("http".into(), "TCP").target_port_in(&pod), Some(8080));
+        assert_eq!(port("dns".into(), "UDP").target_port_in(&pod), Some(5353));
+        assert_eq!(port("dns".into(), "TCP").target_port_in(&pod), None);
+        assert_eq!(port("admin".into(), "").target_port_in(&pod), Some(9901));
+        assert_eq!(port("metrics".into(), "").target_port_in(&pod), None);
     }
 }
