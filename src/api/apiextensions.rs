@@ -58,7 +58,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Number, Value};
 
 use super::resource::{object, ApiResource, Scope};
-use super::serde_util::{is_default, nullable};
+use super::serde_util::{is_default, nullable, nullable_vec};
 use super::validation::{is_dns1035_label, is_dns1123_subdomain, ErrorList, FieldError, Path};
 use super::{SortedMap, Str, Time};
 
@@ -257,7 +257,7 @@ pub struct CustomResourceDefinitionSpec {
     #[serde(default)]
     pub scope: Str,
     /// The versions, at least one; exactly one is the storage version.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub versions: Vec<CustomResourceDefinitionVersion>,
     /// How objects convert between versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,7 +285,7 @@ pub struct CustomResourceDefinitionNames {
     /// Short names for kubectl (`ct`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub short_names: Vec<Str>,
@@ -298,7 +298,7 @@ pub struct CustomResourceDefinitionNames {
     /// Categories for kubectl (`all`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub categories: Vec<Str>,
@@ -336,14 +336,14 @@ pub struct CustomResourceDefinitionVersion {
     /// Extra columns for `kubectl get`.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub additional_printer_columns: Vec<CustomResourceColumnDefinition>,
     /// Fields usable in field selectors.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub selectable_fields: Vec<SelectableField>,
@@ -450,7 +450,7 @@ pub struct WebhookConversion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_config: Option<WebhookClientConfig>,
     /// The `ConversionReview` versions it understands (`v1`).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub conversion_review_versions: Vec<Str>,
 }
 
@@ -494,7 +494,7 @@ pub struct CustomResourceDefinitionStatus {
     /// `Established`, `NamesAccepted`, `Terminating`, ...
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<CustomResourceDefinitionCondition>,
@@ -502,7 +502,7 @@ pub struct CustomResourceDefinitionStatus {
     #[serde(default)]
     pub accepted_names: CustomResourceDefinitionNames,
     /// Every version objects were ever stored in.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub stored_versions: Vec<Str>,
 }
 
@@ -606,7 +606,7 @@ pub struct JsonSchemaProps {
     #[serde(
         default,
         rename = "enum",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub enum_values: Vec<Value>,
@@ -619,7 +619,7 @@ pub struct JsonSchemaProps {
     /// Properties that must be present.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub required: Vec<Str>,
@@ -629,21 +629,21 @@ pub struct JsonSchemaProps {
     /// All of these must hold.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub all_of: Vec<JsonSchemaProps>,
     /// Exactly one of these must hold.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub one_of: Vec<JsonSchemaProps>,
     /// At least one of these must hold.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub any_of: Vec<JsonSchemaProps>,
@@ -708,7 +708,7 @@ pub struct JsonSchemaProps {
     #[serde(
         default,
         rename = "x-kubernetes-list-map-keys",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub x_kubernetes_list_map_keys: Vec<Str>,
@@ -730,7 +730,7 @@ pub struct JsonSchemaProps {
     #[serde(
         default,
         rename = "x-kubernetes-validations",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub x_kubernetes_validations: Vec<ValidationRule>,

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::core::{net, ObjectReference};
 use super::resource::object;
-use super::serde_util::nullable;
+use super::serde_util::{nullable, nullable_vec};
 use super::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
     validate_labels, ErrorList, FieldError, Path,
@@ -153,7 +153,7 @@ impl EndpointSlice {
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
     /// The endpoint's addresses (all of the slice's type; usually one).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub addresses: Vec<Str>,
     /// Whether it is ready, serving, terminating.
     #[serde(default, deserialize_with = "nullable")]
@@ -294,7 +294,7 @@ pub struct EndpointHints {
     /// Zones that should route to this endpoint.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub for_zones: Vec<ForZone>,

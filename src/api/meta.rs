@@ -18,7 +18,7 @@
 //! ```
 use serde::{Deserialize, Serialize};
 
-use super::serde_util::{is_default, nullable};
+use super::serde_util::{is_default, nullable, nullable_vec};
 use super::{Str, StringMap, Time};
 
 /// `apiVersion` and `kind`, as they appear at the top of every object.
@@ -100,21 +100,21 @@ pub struct ObjectMeta {
     /// The objects this one depends on (garbage collection).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub owner_references: Vec<OwnerReference>,
     /// Conditions that must be cleared before the object is removed.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub finalizers: Vec<Str>,
     /// Which field manager owns which fields (server-side apply).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub managed_fields: Vec<ManagedFieldsEntry>,
@@ -233,7 +233,7 @@ pub struct DeleteOptions {
     /// `All` to process the request without persisting it.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub dry_run: Vec<Str>,
@@ -286,7 +286,7 @@ pub struct List<T> {
     /// The objects.
     #[serde(
         default = "Vec::new",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         bound(deserialize = "T: Deserialize<'de>")
     )]
     pub items: Vec<T>,

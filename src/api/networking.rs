@@ -41,7 +41,7 @@ use super::core::TypedLocalObjectReference;
 use super::intstr::IntOrString;
 use super::resource::object;
 use super::selector::validate_label_selector;
-use super::serde_util::{is_default, nullable};
+use super::serde_util::{is_default, nullable, nullable_vec};
 use super::validation::{
     is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_path_segment_name, ErrorList,
     FieldError, Path,
@@ -230,14 +230,14 @@ pub struct IngressSpec {
     /// TLS termination per host set.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub tls: Vec<IngressTls>,
     /// Host and path rules.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub rules: Vec<IngressRule>,
@@ -250,7 +250,7 @@ pub struct IngressTls {
     /// The hosts the certificate covers.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub hosts: Vec<Str>,
@@ -276,7 +276,7 @@ pub struct IngressRule {
 #[serde(rename_all = "camelCase")]
 pub struct HttpIngressRuleValue {
     /// Paths and their backends.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub paths: Vec<HttpIngressPath>,
 }
 
@@ -359,7 +359,7 @@ pub struct IngressLoadBalancerStatus {
     /// One entry per address.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ingress: Vec<IngressLoadBalancerIngress>,
@@ -378,7 +378,7 @@ pub struct IngressLoadBalancerIngress {
     /// The ports exposed at this address.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ports: Vec<IngressPortStatus>,
@@ -447,21 +447,21 @@ pub struct NetworkPolicySpec {
     /// Allowed incoming traffic (with `Ingress` in `policyTypes`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ingress: Vec<NetworkPolicyIngressRule>,
     /// Allowed outgoing traffic (with `Egress` in `policyTypes`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub egress: Vec<NetworkPolicyEgressRule>,
     /// `Ingress` and/or `Egress`: which directions the policy restricts.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub policy_types: Vec<Str>,
@@ -474,14 +474,14 @@ pub struct NetworkPolicyIngressRule {
     /// The ports; empty means all ports.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ports: Vec<NetworkPolicyPort>,
     /// The sources; empty means all sources.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub from: Vec<NetworkPolicyPeer>,
@@ -494,14 +494,14 @@ pub struct NetworkPolicyEgressRule {
     /// The ports; empty means all ports.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ports: Vec<NetworkPolicyPort>,
     /// The destinations; empty means all destinations.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub to: Vec<NetworkPolicyPeer>,
@@ -547,7 +547,7 @@ pub struct IpBlock {
     /// Sub-ranges of `cidr` excluded from it.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub except: Vec<Str>,

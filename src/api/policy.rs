@@ -29,7 +29,7 @@ use super::intstr::{validate_int_or_percent, validate_percent_at_most_100, IntOr
 use super::meta::DeleteOptions;
 use super::resource::object;
 use super::selector::validate_label_selector;
-use super::serde_util::{is_default, nullable};
+use super::serde_util::{is_default, nullable, nullable_vec};
 use super::validation::{ErrorList, ErrorType, FieldError, Path};
 use super::{Condition, LabelSelector, SortedMap, Str, Time};
 
@@ -136,7 +136,7 @@ pub struct PodDisruptionBudgetStatus {
     /// `DisruptionAllowed` and friends.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<Condition>,

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::resource::object;
 use super::selector::validate_label_selector;
-use super::serde_util::nullable;
+use super::serde_util::nullable_vec;
 use super::validation::{is_dns1123_subdomain, is_path_segment_name, ErrorList, FieldError, Path};
 use super::{LabelSelector, Str};
 
@@ -178,26 +178,26 @@ object! {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRule {
     /// The verbs (`get`, `list`, `watch`, `create`, ..., or `*`).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub verbs: Vec<Str>,
     /// The API groups of `resources` (`""` is the core group, `*` all).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub api_groups: Vec<Str>,
     /// The resources (`pods`, `pods/log`, `*`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub resources: Vec<Str>,
     /// Restricts the rule to these object names.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub resource_names: Vec<Str>,
@@ -205,7 +205,7 @@ pub struct PolicyRule {
     #[serde(
         default,
         rename = "nonResourceURLs",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub non_resource_urls: Vec<Str>,
@@ -218,7 +218,7 @@ pub struct AggregationRule {
     /// Cluster roles matching any of these selectors are aggregated.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub cluster_role_selectors: Vec<LabelSelector>,

@@ -68,3 +68,18 @@ pub fn field_path(path: &serde_ignored::Path<'_>) -> String {
     walk(path, &mut out);
     out
 }
+
+/// Deserializes a list, `null` as empty, and trims its spare capacity.
+///
+/// Decoding grows vectors by doubling (serde knows no length up front), so a
+/// one-container pod would otherwise hold room for four. Informer caches
+/// keep objects for long, so the one reallocation here pays for itself.
+pub fn nullable_vec<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut list = Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default();
+    list.shrink_to_fit();
+    Ok(list)
+}

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::serde_util::{is_default, nullable};
+use super::serde_util::{is_default, nullable, nullable_vec};
 use super::validation::ErrorList;
 use super::{ListMeta, Str};
 
@@ -109,7 +109,7 @@ pub struct StatusDetails {
     /// The field-level causes.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub causes: Vec<StatusCause>,

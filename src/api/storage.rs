@@ -29,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::resource::object;
-use super::serde_util::nullable;
+use super::serde_util::nullable_vec;
 use super::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use super::{Str, StringMap};
 
@@ -160,7 +160,7 @@ pub struct TopologySelectorTerm {
     /// The label requirements.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_label_expressions: Vec<TopologySelectorLabelRequirement>,
@@ -174,7 +174,7 @@ pub struct TopologySelectorLabelRequirement {
     #[serde(default)]
     pub key: Str,
     /// The allowed values; at least one.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub values: Vec<Str>,
 }
 

@@ -439,6 +439,8 @@ impl<'de, V: Deserialize<'de>> Visitor<'de> for SortedMapVisitor<V> {
             pairs.push((k, v));
         }
         if sorted {
+            // Decoding grew the vector by doubling; trim it for long-lived objects.
+            pairs.shrink_to_fit();
             Ok(SortedMap(pairs))
         } else {
             Ok(SortedMap::from_pairs(pairs))

@@ -8,7 +8,7 @@ use super::checks::{
 use super::replicaset::ReplicaSetCondition;
 use super::template::{default_pod_template_spec, PodTemplateSpec};
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{self, ErrorList, FieldError, Path};
 use crate::api::{IntOrString, LabelSelector, Str};
 
@@ -246,7 +246,7 @@ pub struct DaemonSetStatus {
     /// The latest observations.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<DaemonSetCondition>,

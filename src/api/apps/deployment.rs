@@ -8,7 +8,7 @@ use super::checks::{
 };
 use super::template::{default_pod_template_spec, PodTemplateSpec};
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, is_false, nullable};
+use crate::api::serde_util::{is_default, is_false, nullable, nullable_vec};
 use crate::api::validation::{self, ErrorList, FieldError, Path};
 use crate::api::{IntOrString, LabelSelector, Str, Time};
 
@@ -270,7 +270,7 @@ pub struct DeploymentStatus {
     /// The latest observations (`Available`, `Progressing`, `ReplicaFailure`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<DeploymentCondition>,

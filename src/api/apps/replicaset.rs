@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use super::checks::{self, immutable, nonnegative, nonnegative_opt};
 use super::template::{default_pod_template_spec, PodTemplateSpec};
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{self, ErrorList, Path};
 use crate::api::{LabelSelector, Str, Time};
 
@@ -129,7 +129,7 @@ pub struct ReplicaSetStatus {
     /// The latest observations (`ReplicaFailure`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<ReplicaSetCondition>,

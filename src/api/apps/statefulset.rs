@@ -12,7 +12,7 @@ use super::replicaset::ReplicaSetCondition;
 use super::template::{default_pod_template_spec, PodTemplateSpec};
 use crate::api::core::{PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Volume};
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{
     self, is_dns1035_label, is_dns1123_label, ErrorList, FieldError, Path,
 };
@@ -254,7 +254,7 @@ pub struct StatefulSetSpec {
     /// by name. Immutable.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         serialize_with = "serialize_claim_templates",
         skip_serializing_if = "Vec::is_empty"
     )]
@@ -408,7 +408,7 @@ pub struct StatefulSetStatus {
     /// The latest observations.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<StatefulSetCondition>,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{validate_cross_version_object_reference, CrossVersionObjectReference};
 use crate::api::resource::object;
 use crate::api::selector::validate_label_selector;
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::{nullable, nullable_vec};
 use crate::api::validation::{is_dns1123_label, is_path_segment_name, ErrorList, FieldError, Path};
 use crate::api::{LabelSelector, Quantity, Str, Time};
 
@@ -108,7 +108,7 @@ pub struct HorizontalPodAutoscalerSpec {
     /// wins.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub metrics: Vec<MetricSpec>,
@@ -295,7 +295,7 @@ pub struct HpaScalingRules {
     /// The allowed changes per period.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub policies: Vec<HpaScalingPolicy>,
@@ -342,14 +342,14 @@ pub struct HorizontalPodAutoscalerStatus {
     /// The metrics' last read values.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub current_metrics: Vec<MetricStatus>,
     /// `AbleToScale`, `ScalingActive`, `ScalingLimited`.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<HorizontalPodAutoscalerCondition>,

@@ -6,7 +6,7 @@ use crate::api::apps::checks::{invalid_json, nonnegative_opt};
 use crate::api::apps::template::default_pod_template_spec;
 use crate::api::core::ObjectReference;
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{self, ErrorList, FieldError, Path};
 use crate::api::{ObjectMeta, Str, Time};
 
@@ -431,7 +431,7 @@ pub struct CronJobStatus {
     /// The Jobs currently running.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub active: Vec<ObjectReference>,

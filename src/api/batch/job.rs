@@ -10,7 +10,7 @@ use crate::api::apps::template::{
 };
 use crate::api::resource::object;
 use crate::api::selector::validate_label_selector;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{self, ErrorList, FieldError, Path};
 use crate::api::{LabelSelector, Str, Time};
 
@@ -393,7 +393,7 @@ pub struct JobStatus {
     /// The latest observations (`Complete`, `Failed`, `Suspended`, ...).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<JobCondition>,
@@ -448,14 +448,14 @@ pub struct UncountedTerminatedPods {
     /// Uids of succeeded pods.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub succeeded: Vec<Str>,
     /// Uids of failed pods.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub failed: Vec<Str>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::job::JobSpec;
 use crate::api::apps::checks::{invalid_json, nonnegative};
 use crate::api::apps::template::container_names;
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::nullable_vec;
 use crate::api::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use crate::api::Str;
 
@@ -298,7 +298,7 @@ pub fn parse_index_intervals(s: &str) -> Result<Vec<RangeInclusive<i32>>, String
 #[serde(rename_all = "camelCase")]
 pub struct PodFailurePolicy {
     /// The rules (at most 20).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub rules: Vec<PodFailurePolicyRule>,
 }
 
@@ -315,7 +315,7 @@ pub struct PodFailurePolicyRule {
     /// Matches on pod conditions (any one).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub on_pod_conditions: Vec<PodFailurePolicyOnPodConditionsPattern>,
@@ -344,7 +344,7 @@ pub struct PodFailurePolicyOnExitCodesRequirement {
     pub operator: Str,
     /// The exit codes, ascending and without duplicates (0 is not allowed
     /// with `In`).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub values: Vec<i32>,
 }
 
@@ -365,7 +365,7 @@ pub struct PodFailurePolicyOnPodConditionsPattern {
 #[serde(rename_all = "camelCase")]
 pub struct SuccessPolicy {
     /// The rules (1 to 20).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub rules: Vec<SuccessPolicyRule>,
 }
 

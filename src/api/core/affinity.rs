@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{NodeSelector, NodeSelectorTerm};
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::{nullable, nullable_vec};
 use crate::api::{LabelSelector, Str};
 
 /// `whenUnsatisfiable`: do not schedule.
@@ -36,7 +36,7 @@ pub struct NodeAffinity {
     /// Nodes matching score higher.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub preferred_during_scheduling_ignored_during_execution: Vec<PreferredSchedulingTerm>,
@@ -61,14 +61,14 @@ pub struct PodAffinity {
     /// Every term must be satisfied.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub required_during_scheduling_ignored_during_execution: Vec<PodAffinityTerm>,
     /// Satisfied terms add their weight.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub preferred_during_scheduling_ignored_during_execution: Vec<WeightedPodAffinityTerm>,
@@ -81,14 +81,14 @@ pub struct PodAntiAffinity {
     /// Every term must be satisfied.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub required_during_scheduling_ignored_during_execution: Vec<PodAffinityTerm>,
     /// Satisfied terms add their weight.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub preferred_during_scheduling_ignored_during_execution: Vec<WeightedPodAffinityTerm>,
@@ -105,7 +105,7 @@ pub struct PodAffinityTerm {
     /// In which namespaces (the pod's own when empty and no selector).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub namespaces: Vec<Str>,
@@ -118,14 +118,14 @@ pub struct PodAffinityTerm {
     /// Label keys whose values (from the incoming pod) are ANDed into the selector.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_label_keys: Vec<Str>,
     /// Label keys whose values must differ.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub mismatch_label_keys: Vec<Str>,
@@ -171,7 +171,7 @@ pub struct TopologySpreadConstraint {
     /// Label keys whose values (from the incoming pod) are ANDed into the selector.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_label_keys: Vec<Str>,

@@ -2,7 +2,7 @@
 //! selectors, taints and tolerations, object references.
 use serde::{Deserialize, Serialize};
 
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::nullable_vec;
 use crate::api::{ResourceList, Str, Time};
 
 /// Compute resources a container (or claim) asks for and is limited to.
@@ -18,7 +18,7 @@ pub struct ResourceRequirements {
     /// Dynamic resource claims used by the container.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub claims: Vec<ResourceClaim>,
@@ -41,7 +41,7 @@ pub struct ResourceClaim {
 #[serde(rename_all = "camelCase")]
 pub struct NodeSelector {
     /// The terms.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub node_selector_terms: Vec<NodeSelectorTerm>,
 }
 
@@ -52,14 +52,14 @@ pub struct NodeSelectorTerm {
     /// Requirements on node labels.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_expressions: Vec<NodeSelectorRequirement>,
     /// Requirements on node fields (`metadata.name`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_fields: Vec<NodeSelectorRequirement>,
@@ -79,7 +79,7 @@ pub struct NodeSelectorRequirement {
     /// The values.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub values: Vec<Str>,

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ResourceRequirements, SecurityContext};
-use crate::api::serde_util::{is_default, is_false, nullable};
+use crate::api::serde_util::{is_default, is_false, nullable, nullable_vec};
 use crate::api::{IntOrString, Quantity, Str};
 
 /// `imagePullPolicy`: always pull.
@@ -44,37 +44,37 @@ macro_rules! container_struct {
             #[serde(default, skip_serializing_if = "str::is_empty")]
             pub image: Str,
             /// The entrypoint; the image's `ENTRYPOINT` when empty.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub command: Vec<Str>,
             /// Arguments; the image's `CMD` when empty.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub args: Vec<Str>,
             /// The working directory.
             #[serde(default, skip_serializing_if = "str::is_empty")]
             pub working_dir: Str,
             /// Ports the container exposes (informational, except `hostPort`).
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub ports: Vec<ContainerPort>,
             /// Environment imported from ConfigMaps and Secrets.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub env_from: Vec<EnvFromSource>,
             /// Environment variables.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub env: Vec<EnvVar>,
             /// Compute resources.
             #[serde(default, deserialize_with = "nullable", skip_serializing_if = "is_default")]
             pub resources: ResourceRequirements,
             /// How each resource is resized in place.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub resize_policy: Vec<ContainerResizePolicy>,
             /// `Always` makes an init container a sidecar.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub restart_policy: Option<Str>,
             /// Volumes mounted into the filesystem.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub volume_mounts: Vec<VolumeMount>,
             /// Block devices.
-            #[serde(default, deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
+            #[serde(default, deserialize_with = "nullable_vec", skip_serializing_if = "Vec::is_empty")]
             pub volume_devices: Vec<VolumeDevice>,
             /// Restart the container when this fails.
             #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -422,7 +422,7 @@ pub struct ExecAction {
     /// The command and its arguments (not run in a shell).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub command: Vec<Str>,
@@ -447,7 +447,7 @@ pub struct HttpGetAction {
     /// Extra request headers.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub http_headers: Vec<HttpHeader>,

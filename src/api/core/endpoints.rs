@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::net;
 use super::ObjectReference;
 use crate::api::resource::object;
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::{nullable, nullable_vec};
 use crate::api::validation::{
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, ErrorList, FieldError, Path,
 };
@@ -58,21 +58,21 @@ pub struct EndpointSubset {
     /// Ready addresses.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub addresses: Vec<EndpointAddress>,
     /// Addresses not ready yet (or failing readiness).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub not_ready_addresses: Vec<EndpointAddress>,
     /// The ports.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ports: Vec<EndpointPort>,

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::api::resource::object;
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::nullable_vec;
 use crate::api::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use crate::api::{Str, Time};
 
@@ -80,7 +80,7 @@ pub struct NamespaceSpec {
     /// What must happen before the namespace is removed.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub finalizers: Vec<Str>,
@@ -96,7 +96,7 @@ pub struct NamespaceStatus {
     /// The namespace's conditions (deletion problems).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<NamespaceCondition>,

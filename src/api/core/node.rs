@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{net, Taint};
 use crate::api::quantity;
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{
     self, is_qualified_name, is_valid_label_value, ErrorList, FieldError, Path,
 };
@@ -225,7 +225,7 @@ pub struct NodeSpec {
     #[serde(
         rename = "podCIDRs",
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub pod_cidrs: Vec<Str>,
@@ -242,7 +242,7 @@ pub struct NodeSpec {
     /// Taints that repel pods without matching tolerations.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub taints: Vec<Taint>,
@@ -300,14 +300,14 @@ pub struct NodeStatus {
     /// Current conditions (`Ready`, pressures).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<NodeCondition>,
     /// Reachable addresses.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub addresses: Vec<NodeAddress>,
@@ -328,21 +328,21 @@ pub struct NodeStatus {
     /// Container images present on the node.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub images: Vec<ContainerImage>,
     /// Volumes in use (mounted).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub volumes_in_use: Vec<Str>,
     /// Volumes attached to the node.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub volumes_attached: Vec<AttachedVolume>,
@@ -352,7 +352,7 @@ pub struct NodeStatus {
     /// The container runtime's handlers.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub runtime_handlers: Vec<NodeRuntimeHandler>,
@@ -473,7 +473,7 @@ pub struct ContainerImage {
     /// The image's names and digests.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub names: Vec<Str>,

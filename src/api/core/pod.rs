@@ -34,7 +34,7 @@ use super::{
     Volume,
 };
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, is_false, nullable};
+use crate::api::serde_util::{is_default, is_false, nullable, nullable_vec};
 use crate::api::validation::{ErrorList, Path};
 use crate::api::{ObjectMeta, ResourceList, Str, StringMap};
 
@@ -187,7 +187,7 @@ pub struct PodSpec {
     /// Volumes the containers can mount.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub volumes: Vec<Volume>,
@@ -195,17 +195,17 @@ pub struct PodSpec {
     /// (or kept running, as sidecars, with `restartPolicy: Always`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub init_containers: Vec<Container>,
     /// The containers (at least one).
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub containers: Vec<Container>,
     /// Debug containers added to the running pod.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ephemeral_containers: Vec<EphemeralContainer>,
@@ -268,7 +268,7 @@ pub struct PodSpec {
     /// Secrets used to pull the images.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub image_pull_secrets: Vec<LocalObjectReference>,
@@ -287,14 +287,14 @@ pub struct PodSpec {
     /// Taints the pod tolerates.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub tolerations: Vec<Toleration>,
     /// Extra `/etc/hosts` entries.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub host_aliases: Vec<HostAlias>,
@@ -310,7 +310,7 @@ pub struct PodSpec {
     /// Extra conditions that must be true for the pod to be ready.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub readiness_gates: Vec<PodReadinessGate>,
@@ -329,7 +329,7 @@ pub struct PodSpec {
     /// How to spread the pods across topology domains.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
@@ -349,14 +349,14 @@ pub struct PodSpec {
     /// Gates that hold the pod back from scheduling until removed.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub scheduling_gates: Vec<PodSchedulingGate>,
     /// Dynamic resource claims.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub resource_claims: Vec<PodResourceClaim>,
@@ -382,7 +382,7 @@ pub struct HostAlias {
     /// Its host names.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub hostnames: Vec<Str>,
@@ -395,21 +395,21 @@ pub struct PodDnsConfig {
     /// Name server IPs.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub nameservers: Vec<Str>,
     /// Search domains.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub searches: Vec<Str>,
     /// Resolver options (`ndots`, ...).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub options: Vec<PodDnsConfigOption>,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ResourceRequirements;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::{ResourceList, Str, Time};
 
 /// Phase `Pending`: accepted, not all containers running yet.
@@ -27,7 +27,7 @@ pub struct PodStatus {
     /// `PodScheduled`, `Initialized`, `ContainersReady`, `Ready`, ...
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<PodCondition>,
@@ -47,7 +47,7 @@ pub struct PodStatus {
     #[serde(
         default,
         rename = "hostIPs",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub host_ips: Vec<HostIp>,
@@ -58,7 +58,7 @@ pub struct PodStatus {
     #[serde(
         default,
         rename = "podIPs",
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub pod_ips: Vec<PodIp>,
@@ -68,14 +68,14 @@ pub struct PodStatus {
     /// Init containers, in spec order.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub init_container_statuses: Vec<ContainerStatus>,
     /// Regular containers.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub container_statuses: Vec<ContainerStatus>,
@@ -85,7 +85,7 @@ pub struct PodStatus {
     /// Ephemeral containers.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ephemeral_container_statuses: Vec<ContainerStatus>,
@@ -96,7 +96,7 @@ pub struct PodStatus {
     /// Names of the ResourceClaims generated for the pod.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub resource_claim_statuses: Vec<PodResourceClaimStatus>,
@@ -216,7 +216,7 @@ pub struct ContainerStatus {
     /// The mounts' state.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub volume_mounts: Vec<VolumeMountStatus>,
@@ -226,7 +226,7 @@ pub struct ContainerStatus {
     /// Health of the devices allocated to it.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub allocated_resources_status: Vec<ResourceStatus>,
@@ -339,7 +339,7 @@ pub struct LinuxContainerUser {
     /// Supplemental groups.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub supplemental_groups: Vec<i64>,
@@ -355,7 +355,7 @@ pub struct ResourceStatus {
     /// Per device.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub resources: Vec<ResourceHealth>,

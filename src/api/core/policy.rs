@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::quantity::validate_nonnegative_quantity;
 use crate::api::resource::object;
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::nullable_vec;
 use crate::api::validation::{is_qualified_name, ErrorList, FieldError, Path};
 use crate::api::{Quantity, ResourceList, Str};
 
@@ -94,7 +94,7 @@ object! {
 #[serde(rename_all = "camelCase")]
 pub struct LimitRangeSpec {
     /// One item per kind of thing limited.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub limits: Vec<LimitRangeItem>,
 }
 
@@ -513,7 +513,7 @@ pub struct ResourceQuotaSpec {
     /// Which objects count: all scopes must match.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub scopes: Vec<Str>,
@@ -529,7 +529,7 @@ pub struct ScopeSelector {
     /// The expressions.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_expressions: Vec<ScopedResourceSelectorRequirement>,
@@ -548,7 +548,7 @@ pub struct ScopedResourceSelectorRequirement {
     /// The values for `In` and `NotIn`.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub values: Vec<Str>,

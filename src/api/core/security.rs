@@ -3,7 +3,7 @@
 //! container; its fields win over the pod's).
 use serde::{Deserialize, Serialize};
 
-use crate::api::serde_util::nullable;
+use crate::api::serde_util::nullable_vec;
 use crate::api::Str;
 
 /// Pod-wide security settings (`spec.securityContext`).
@@ -28,7 +28,7 @@ pub struct PodSecurityContext {
     /// Extra groups of every container's first process.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub supplemental_groups: Vec<i64>,
@@ -41,7 +41,7 @@ pub struct PodSecurityContext {
     /// Namespaced kernel parameters.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub sysctls: Vec<Sysctl>,
@@ -108,14 +108,14 @@ pub struct Capabilities {
     /// Capabilities added.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub add: Vec<Str>,
     /// Capabilities dropped.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub drop: Vec<Str>,

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::net;
 use crate::api::resource::object;
-use crate::api::serde_util::{is_default, nullable};
+use crate::api::serde_util::{is_default, nullable, nullable_vec};
 use crate::api::validation::{
     self, is_dns1123_label, is_dns1123_subdomain, is_qualified_name, ErrorList, FieldError, Path,
 };
@@ -181,7 +181,7 @@ pub struct ServiceSpec {
     /// The ports exposed.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ports: Vec<ServicePort>,
@@ -196,7 +196,7 @@ pub struct ServiceSpec {
     #[serde(
         rename = "clusterIPs",
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub cluster_ips: Vec<Str>,
@@ -207,7 +207,7 @@ pub struct ServiceSpec {
     #[serde(
         rename = "externalIPs",
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub external_ips: Vec<Str>,
@@ -224,7 +224,7 @@ pub struct ServiceSpec {
     /// Client CIDRs the load balancer admits.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub load_balancer_source_ranges: Vec<Str>,
@@ -254,7 +254,7 @@ pub struct ServiceSpec {
     /// `IPv4` and/or `IPv6`, in order of preference.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ip_families: Vec<Str>,
@@ -335,7 +335,7 @@ pub struct ServiceStatus {
     /// The service's conditions.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<Condition>,
@@ -348,7 +348,7 @@ pub struct LoadBalancerStatus {
     /// The ingress points.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ingress: Vec<LoadBalancerIngress>,
@@ -370,7 +370,7 @@ pub struct LoadBalancerIngress {
     /// The status of each port.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub ports: Vec<PortStatus>,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     LocalObjectReference, ObjectFieldSelector, PersistentVolumeClaimSpec, ResourceFieldSelector,
 };
-use crate::api::serde_util::{is_false, nullable};
+use crate::api::serde_util::{is_false, nullable, nullable_vec};
 use crate::api::{LabelSelector, ObjectMeta, Quantity, Str, StringMap};
 
 /// The default file mode of ConfigMap, Secret, downward API and projected
@@ -206,7 +206,7 @@ pub struct SecretVolumeSource {
     /// Which keys, where (all keys when empty).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub items: Vec<KeyToPath>,
@@ -228,7 +228,7 @@ pub struct ConfigMapVolumeSource {
     /// Which keys, where (all keys when empty).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub items: Vec<KeyToPath>,
@@ -282,7 +282,7 @@ pub struct DownwardApiVolumeSource {
     /// The files.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub items: Vec<DownwardApiVolumeFile>,
@@ -314,7 +314,7 @@ pub struct DownwardApiVolumeFile {
 #[serde(rename_all = "camelCase")]
 pub struct ProjectedVolumeSource {
     /// The sources.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_vec")]
     pub sources: Vec<VolumeProjection>,
     /// The files' mode (default `0644`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -356,7 +356,7 @@ pub struct SecretProjection {
     /// Which keys, where.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub items: Vec<KeyToPath>,
@@ -375,7 +375,7 @@ pub struct ConfigMapProjection {
     /// Which keys, where.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub items: Vec<KeyToPath>,
@@ -391,7 +391,7 @@ pub struct DownwardApiProjection {
     /// The files.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub items: Vec<DownwardApiVolumeFile>,

@@ -31,7 +31,7 @@ use super::{
 use crate::api::quantity::{validate_nonnegative_quantity, validate_positive_quantity};
 use crate::api::resource::object;
 use crate::api::selector::validate_label_selector;
-use crate::api::serde_util::{is_default, is_false, nullable};
+use crate::api::serde_util::{is_default, is_false, nullable, nullable_vec};
 use crate::api::validation::{
     self, is_dns1123_subdomain, is_qualified_name, is_valid_label_value, ErrorList, FieldError,
     Path,
@@ -233,7 +233,7 @@ pub struct PersistentVolumeSpec {
     /// How the volume may be mounted.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub access_modes: Vec<Str>,
@@ -249,7 +249,7 @@ pub struct PersistentVolumeSpec {
     /// Mount options (`hard`, `nfsvers=4.1`).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub mount_options: Vec<Str>,
@@ -697,7 +697,7 @@ pub struct PersistentVolumeClaimSpec {
     /// How the volume must be mountable.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub access_modes: Vec<Str>,
@@ -772,7 +772,7 @@ pub struct PersistentVolumeClaimStatus {
     /// The access modes of the bound volume.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub access_modes: Vec<Str>,
@@ -782,7 +782,7 @@ pub struct PersistentVolumeClaimStatus {
     /// Conditions (resizing).
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub conditions: Vec<PersistentVolumeClaimCondition>,
