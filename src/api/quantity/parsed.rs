@@ -126,6 +126,7 @@ impl ParsedQuantity {
     /// fractional digits are rounded away from zero to nano units; values
     /// with more than 18 significant digits are capped at 2^63 - 1, as
     /// Kubernetes does.
+    #[doc(alias = "ParseQuantity")]
     pub fn parse(s: &str) -> Result<Self, Error> {
         if s.is_empty() {
             return Err(Error::Format {

@@ -80,6 +80,7 @@ impl FieldSelector {
     /// comma-separated `field=value`, `field==value` or `field!=value`
     /// terms; in values `\`, `,` and `=` are escaped with a backslash. The
     /// field is everything before the first operator, kept as written.
+    #[doc(alias = "fields.ParseSelector")]
     pub fn parse(input: &str) -> Result<Self, Error> {
         let terms = split_terms(input);
         let mut requirements = Vec::with_capacity(terms.len());

@@ -203,6 +203,7 @@ impl fmt::Display for Requirement {
 /// The empty selector matches everything.
 ///
 /// Parse once and match many times: [`Selector::matches`] does not allocate.
+#[doc(alias = "labels.Selector")]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Selector {
     requirements: Vec<Requirement>,
@@ -221,6 +222,7 @@ impl Selector {
     /// `tier notin (front)`, `canary`, `!canary`, `n>3`, `n<3`, separated by
     /// commas; whitespace between tokens is ignored; the empty string selects
     /// everything.
+    #[doc(alias = "labels.Parse")]
     pub fn parse(input: &str) -> Result<Self, Error> {
         let tokens = lex(input.as_bytes());
         let mut parser = Parser {
@@ -236,6 +238,7 @@ impl Selector {
 
     /// A selector that matches labels equal to every entry of `labels`
     /// (Kubernetes' `SelectorFromValidatedSet`), validating keys and values.
+    #[doc(alias = "SelectorFromSet")]
     pub fn from_labels(labels: &StringMap) -> Result<Self, Error> {
         let requirements = labels
             .iter()

@@ -322,6 +322,7 @@ impl LabelSelector {
 
     /// The selector's string form (`a=b,c in (d)`), empty when it selects
     /// everything.
+    #[doc(alias = "FormatLabelSelector")]
     pub fn to_selector_string(&self) -> Result<String, Error> {
         Selector::try_from(self).map(|s| s.to_string())
     }
@@ -433,6 +434,7 @@ impl TryFrom<LabelSelector> for Selector {
 /// `matchLabels` keys and values, and per expression a known operator, the
 /// value count it needs, a valid key and valid values. Paths look like
 /// `spec.selector.matchExpressions[0].values`.
+#[doc(alias = "ValidateLabelSelector")]
 pub fn validate_label_selector(sel: &LabelSelector, path: &Path<'_>) -> ErrorList {
     let mut errors = validate_labels(&sel.match_labels, &path.child("matchLabels"));
     let exprs = path.child("matchExpressions");
