@@ -75,7 +75,7 @@ impl Requirement {
         V: Into<Str>,
     {
         let key = key.into();
-        check_key(&key)?;
+        check_key(&key).map_err(|e| Error::field("key", e))?;
         let mut values: Vec<Str> = values.into_iter().map(Into::into).collect();
         let count_problem = match op {
             Operator::In | Operator::NotIn if values.is_empty() => {
@@ -880,7 +880,10 @@ mod tests {
             "{err}"
         );
         let err = Requirement::new("-x", Operator::Exists, Vec::<Str>::new()).unwrap_err();
-        assert!(matches!(err, Error::InvalidKey { .. }));
+        assert!(
+            err.to_string().starts_with("key: invalid label key \"-x\""),
+            "{err}"
+        );
         let r = Requirement::new("x", Operator::NotIn, ["b", "a", "b"]).unwrap();
         assert_eq!(r.values(), ["a", "b"]);
         assert_eq!(r.to_string(), "x notin (a,b)");

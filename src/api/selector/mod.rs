@@ -571,6 +571,18 @@ mod tests {
                 .starts_with("matchExpressions[0].values[1]: invalid label value \"-no\""),
             "{err}"
         );
+        let err = Selector::try_from(selector(&[], vec![expr("-k", "Exists", &[])])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("matchExpressions[0].key: invalid label key \"-k\""),
+            "{err}"
+        );
+        let err = Selector::try_from(&selector(&[("-k", "v")], vec![])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("matchLabels: invalid label key \"-k\""),
+            "{err}"
+        );
         let err = Selector::try_from(&selector(&[("a", "b c")], vec![])).unwrap_err();
         assert!(
             err.to_string()
