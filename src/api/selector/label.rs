@@ -741,6 +741,61 @@ mod tests {
         assert_eq!(Selector::parse("").unwrap(), Selector::everything());
     }
 
+    /// Kubernetes' `TestSetSelectorParser` table: `Some(canonical)` parses,
+    /// `None` is an error.
+    #[test]
+    fn kubernetes_set_selector_parser_table() {
+        for (input, want) in [
+            ("", Some("")),
+            ("\rx", Some("x")),
+            (
+                "this-is-a-dns.domain.com/key-with-dash",
+                Some("this-is-a-dns.domain.com/key-with-dash"),
+            ),
+            (
+                "this-is-another-dns.domain.com/key-with-dash in (so,what)",
+                Some("this-is-another-dns.domain.com/key-with-dash in (so,what)"),
+            ),
+            (
+                "0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",
+                Some("0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"),
+            ),
+            ("foo  in\t (abc)", Some("foo in (abc)")),
+            ("x notin\n (abc)", Some("x notin (abc)")),
+            ("x  notin\t\t\t(abc,def)", Some("x notin (abc,def)")),
+            ("x in (abc,def)", Some("x in (abc,def)")),
+            ("x in (abc,)", Some("x in (,abc)")),
+            ("x in ()", Some("x in ()")),
+            (
+                "x notin (abc,,def),bar,z in (),w",
+                Some("bar,w,x notin (,abc,def),z in ()"),
+            ),
+            ("x,y in (a)", Some("x,y in (a)")),
+            ("x=a", Some("x=a")),
+            ("x>1", Some("x>1")),
+            ("x<7", Some("x<7")),
+            ("x=a,y!=b", Some("x=a,y!=b")),
+            ("x=a,y!=b,z in (h,i,j)", Some("x=a,y!=b,z in (h,i,j)")),
+            ("x=a||y=b", None),
+            ("x,,y", None),
+            (",x,y", None),
+            ("x nott in (y)", None),
+            ("x notin ( )", Some("x notin ()")),
+            ("x notin (, a)", Some("x notin (,a)")),
+            ("a in (xyz),", None),
+            ("a in (xyz)b notin ()", None),
+            ("a ", Some("a")),
+            ("a in (x,y,notin, z,in)", Some("a in (in,notin,x,y,z)")),
+            ("a in (xyz abc)", None),
+            ("a notin(", None),
+            ("a (", None),
+            ("(", None),
+        ] {
+            let got = Selector::parse(input).map(|s| s.to_string()).ok();
+            assert_eq!(got.as_deref(), want, "{input:?}");
+        }
+    }
+
     #[test]
     fn parse_errors() {
         for (input, message) in [
