@@ -1,5 +1,21 @@
 //! [`ParsedQuantity`]: a quantity's exact value, parsed as Kubernetes'
 //! `resource.ParseQuantity` does, with its canonical form and arithmetic.
+//!
+//! ```
+//! use keelson::api::quantity::{Format, ParsedQuantity};
+//!
+//! let q = ParsedQuantity::parse("1.5Gi").unwrap();
+//! assert_eq!(q.format(), Format::BinarySI);
+//! assert_eq!(q.value(), 1_610_612_736);
+//! assert_eq!(q.to_string(), "1536Mi");
+//!
+//! // Exact: no floating point, rounding only where Kubernetes rounds.
+//! let third = ParsedQuantity::parse("333333333n").unwrap();
+//! let sum = third.checked_add(&third).unwrap().checked_add(&third).unwrap();
+//! assert_eq!(sum.to_string(), "999999999n");
+//! assert_eq!(ParsedQuantity::parse("0.1n").unwrap().to_string(), "1n");
+//! assert!(ParsedQuantity::parse("1Ki") == ParsedQuantity::parse("1024"));
+//! ```
 use std::cmp::Ordering;
 use std::fmt;
 

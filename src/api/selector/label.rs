@@ -1,5 +1,26 @@
 //! The parsed label selector: [`Selector`], [`Requirement`], [`Operator`],
 //! and the parser for the string form (`app=web,tier in (a,b),!canary`).
+//!
+//! The parser follows Kubernetes' `labels.Parse` token for token (`in` and
+//! `notin` are also valid keys and values; `(a,,b)` holds an empty value),
+//! and [`Selector`]'s `Display` prints the canonical form it re-parses to:
+//!
+//! ```
+//! use keelson::api::selector::{Operator, Requirement, Selector};
+//! use keelson::api::StringMap;
+//!
+//! let sel = Selector::parse("x notin (abc,,def),bar,z in (),w").unwrap();
+//! assert_eq!(sel.to_string(), "bar,w,x notin (,abc,def),z in ()");
+//!
+//! // Built by hand: requirements are validated, values sorted.
+//! let sel = Selector::everything()
+//!     .and(Requirement::new("tier", Operator::In, ["web", "api"]).unwrap())
+//!     .and(Requirement::new("replicas", Operator::Gt, ["2"]).unwrap());
+//! assert_eq!(sel.to_string(), "replicas>2,tier in (api,web)");
+//! let labels = StringMap::from([("tier", "api"), ("replicas", "3")]);
+//! assert!(sel.matches(&labels));
+//! assert!(Requirement::new("tier", Operator::In, Vec::<&str>::new()).is_err());
+//! ```
 use std::fmt;
 
 use super::Error;
