@@ -209,6 +209,16 @@ impl Quantity {
     }
 }
 
+impl std::str::FromStr for Quantity {
+    type Err = Error;
+
+    /// A validated quantity, kept as written.
+    fn from_str(s: &str) -> Result<Quantity, Error> {
+        ParsedQuantity::parse(s)?;
+        Ok(Quantity(Str::from(s)))
+    }
+}
+
 impl From<ParsedQuantity> for Quantity {
     /// The canonical form.
     fn from(q: ParsedQuantity) -> Self {
@@ -516,6 +526,8 @@ mod tests {
         assert_eq!(Quantity::from("1").compare(&Quantity::from("?")), None);
         // The text is kept as written.
         assert_eq!(Quantity::from("1000m").as_str(), "1000m");
+        assert_eq!("1000m".parse::<Quantity>().unwrap(), "1000m");
+        assert!("1000q".parse::<Quantity>().is_err());
     }
 
     #[test]
