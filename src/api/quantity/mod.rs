@@ -40,6 +40,11 @@
 //!
 //! Malformed quantities are reported by [`validate_quantity`] with
 //! Kubernetes' message.
+//!
+//! Where Kubernetes overflows silently, keelson does not: an exponent whose
+//! scale would wrap a 32-bit integer is read at its true size (and rounds or
+//! caps like any other value), `value()` and `milli_value()` saturate at the
+//! `i64` bounds, and sums are checked (`checked_add`, [`sum`]).
 use std::cmp::Ordering;
 use std::fmt;
 

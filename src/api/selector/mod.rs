@@ -57,6 +57,11 @@
 //! assert!(sel.matches(get));
 //! assert_eq!(sel.requires_exact_match("spec.nodeName"), Some("node-1"));
 //! ```
+//!
+//! Two deliberate refinements over Kubernetes, neither changing what
+//! matches: requirements on the same key keep their written order (Kubernetes
+//! sorts unstably), and field selector terms are ordered by their canonical
+//! form, so printing and re-parsing any selector gives an equal one.
 use serde::{Deserialize, Serialize};
 
 use super::serde_util::nullable;
