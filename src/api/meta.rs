@@ -207,6 +207,51 @@ pub struct ManagedFieldsEntry {
     pub subresource: Str,
 }
 
+/// The body of a delete request (`metav1.DeleteOptions`), also carried by an
+/// `Eviction`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteOptions {
+    /// `DeleteOptions` when sent on its own.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub kind: Str,
+    /// `v1` (or the group version of the request) when sent on its own.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub api_version: Str,
+    /// Seconds before the object is deleted; `0` deletes immediately.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<i64>,
+    /// Conditions that must hold for the delete to proceed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preconditions: Option<Preconditions>,
+    /// Deprecated: use `propagationPolicy: Orphan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphan_dependents: Option<bool>,
+    /// `Orphan`, `Background` or `Foreground`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagation_policy: Option<Str>,
+    /// `All` to process the request without persisting it.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub dry_run: Vec<Str>,
+}
+
+/// Preconditions of a delete: the object must still have this uid and/or
+/// resource version.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preconditions {
+    /// The expected uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<Str>,
+    /// The expected resource version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<Str>,
+}
+
 /// Metadata of a list response.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,4 +290,33 @@ pub struct List<T> {
         bound(deserialize = "T: Deserialize<'de>")
     )]
     pub items: Vec<T>,
+}
+
+/// A condition of an object's status in the standard `metav1.Condition`
+/// shape (Service status, PodDisruptionBudget status, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// The condition's type, in CamelCase (`Available`).
+    #[serde(default, rename = "type")]
+    pub type_: Str,
+    /// `True`, `False` or `Unknown`.
+    #[serde(default)]
+    pub status: Str,
+    /// The `metadata.generation` the condition was set for.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "is_default"
+    )]
+    pub observed_generation: i64,
+    /// When the status last changed.
+    #[serde(default)]
+    pub last_transition_time: Option<Time>,
+    /// A CamelCase reason for the last transition.
+    #[serde(default)]
+    pub reason: Str,
+    /// A human-readable message.
+    #[serde(default)]
+    pub message: Str,
 }

@@ -33,16 +33,26 @@
 //! assert_eq!(serde_json::from_str::<Lease>(&json).unwrap(), lease);
 //! ```
 
+pub mod apiextensions;
+pub mod apps;
+pub mod autoscaling;
+pub mod batch;
 pub mod coordination;
 pub mod core;
+pub mod discovery;
 pub mod dynamic;
 pub mod intstr;
 pub mod meta;
+pub mod networking;
+pub mod policy;
 pub mod quantity;
+pub mod rbac;
 pub mod resource;
+pub mod scheduling;
 pub mod selector;
 pub mod serde_util;
 pub mod status;
+pub mod storage;
 pub mod string;
 pub mod time;
 pub mod validation;
@@ -51,7 +61,8 @@ pub mod watch;
 pub use self::dynamic::DynamicObject;
 pub use self::intstr::IntOrString;
 pub use self::meta::{
-    split_api_version, List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference, TypeMeta,
+    split_api_version, Condition, List, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference,
+    TypeMeta,
 };
 pub use self::quantity::{Quantity, ResourceList};
 pub use self::resource::{ApiResource, Metadata, Resource, Scope};
