@@ -66,6 +66,24 @@ pub enum IntOrString {
 }
 
 impl IntOrString {
+    /// A number when `s` is one (`"8080"` → `Int(8080)`), else a string
+    /// (Kubernetes' `intstr.Parse`).
+    pub fn parse(s: &str) -> IntOrString {
+        match s.parse::<i32>() {
+            Ok(i) => IntOrString::Int(i),
+            Err(_) => IntOrString::String(Str::from(s)),
+        }
+    }
+
+    /// The number, or the string read as a number, or 0 (Kubernetes'
+    /// `IntValue`).
+    pub fn int_value(&self) -> i32 {
+        match self {
+            IntOrString::Int(i) => *i,
+            IntOrString::String(s) => s.parse().unwrap_or(0),
+        }
+    }
+
     /// True for a string ending in `%`.
     pub fn is_percent(&self) -> bool {
         matches!(self, IntOrString::String(s) if s.ends_with('%'))
@@ -84,6 +102,7 @@ impl IntOrString {
     /// percentage as `value * total / 100`, rounded up or down (Kubernetes'
     /// `GetScaledValueFromIntOrPercent`). A string that is not a percentage
     /// is an error.
+    #[doc(alias = "GetScaledValueFromIntOrPercent")]
     pub fn scaled_value(&self, total: i32, round_up: bool) -> Result<i32, Error> {
         let s = match self {
             IntOrString::Int(v) => return Ok(*v),
@@ -150,6 +169,58 @@ pub fn validate_percent_at_most_100(v: &IntOrString, path: &Path<'_>) -> ErrorLi
         }
     }
     errors
+}
+
+/// Problems with `port` as a port number (empty when it is 1 to 65535).
+pub fn is_valid_port_num(port: i32) -> Vec<String> {
+    if (1..=65535).contains(&port) {
+        Vec::new()
+    } else {
+        vec!["must be between 1 and 65535, inclusive".to_string()]
+    }
+}
+
+/// Problems with `name` as a port name (an IANA service name: at most 15
+/// lower-case alphanumerics and hyphens, at least one letter, no `--`, no
+/// hyphen at either end).
+pub fn is_valid_port_name(name: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if name.len() > 15 {
+        errs.push("must be no more than 15 characters".to_string());
+    }
+    let charset_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !charset_ok {
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
+    } else if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        errs.push("must contain at least one letter (a-z)".to_string());
+    }
+    if name.contains("--") {
+        errs.push("must not contain consecutive hyphens".to_string());
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        errs.push("must not begin or end with a hyphen".to_string());
+    }
+    errs
+}
+
+/// Checks a port given by number (1 to 65535) or by name (Kubernetes'
+/// `ValidatePortNumOrName`, for probes and a Service's `targetPort`).
+pub fn validate_port_num_or_name(port: &IntOrString, path: &Path<'_>) -> ErrorList {
+    match port {
+        IntOrString::Int(i) => is_valid_port_num(*i)
+            .into_iter()
+            .map(|m| FieldError::invalid(path, i, m))
+            .collect(),
+        IntOrString::String(s) => is_valid_port_name(s)
+            .into_iter()
+            .map(|m| FieldError::invalid(path, s.as_str(), m))
+            .collect(),
+    }
 }
 
 /// True for `[0-9]+%`.
@@ -297,6 +368,66 @@ mod tests {
             validate_percent_at_most_100(&s("101%"), &field).to_string(),
             "spec.strategy.maxSurge: Invalid value: \"101%\": must not be greater than 100%"
         );
+    }
+
+    #[test]
+    fn ports() {
+        let path = Path::root("port");
+        for (port, want) in [
+            (IntOrString::Int(80), vec![]),
+            (IntOrString::Int(65535), vec![]),
+            (
+                IntOrString::Int(0),
+                vec!["must be between 1 and 65535, inclusive"],
+            ),
+            (
+                IntOrString::Int(65536),
+                vec!["must be between 1 and 65535, inclusive"],
+            ),
+            (s("http"), vec![]),
+            (s("h2c-web"), vec![]),
+            (
+                s("a-very-long-port-name"),
+                vec!["must be no more than 15 characters"],
+            ),
+            (
+                s("HTTP"),
+                vec!["must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"],
+            ),
+            (
+                s(""),
+                vec!["must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"],
+            ),
+            (s("8080"), vec!["must contain at least one letter (a-z)"]),
+            (s("a--b"), vec!["must not contain consecutive hyphens"]),
+            (s("-ab"), vec!["must not begin or end with a hyphen"]),
+        ] {
+            let errors = validate_port_num_or_name(&port, &path);
+            let got: Vec<&str> = errors.iter().map(|e| e.detail.as_str()).collect();
+            assert_eq!(got, want, "{port}");
+        }
+        assert_eq!(IntOrString::parse("8080"), IntOrString::Int(8080));
+        assert_eq!(IntOrString::parse("http"), s("http"));
+        assert_eq!(s("42").int_value(), 42);
+        assert_eq!(s("x").int_value(), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scaled_value_never_panics(text in "\\PC{0,12}", total in proptest::prelude::any::<i32>(), up in proptest::prelude::any::<bool>()) {
+            let _ = s(&text).scaled_value(total, up);
+            let _ = s(&format!("{text}%")).scaled_value(total, up);
+        }
+
+        #[test]
+        fn percent_scaling_is_exact(p in 0i64..=1000, total in 0i32..100_000) {
+            let v = s(&format!("{p}%"));
+            let down = v.scaled_value(total, false).unwrap();
+            let up = v.scaled_value(total, true).unwrap();
+            let exact = p * i64::from(total);
+            proptest::prop_assert_eq!(i64::from(down), exact / 100);
+            proptest::prop_assert_eq!(i64::from(up), (exact + 99) / 100);
+        }
     }
 
     #[test]

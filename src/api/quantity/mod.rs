@@ -40,6 +40,11 @@
 //!
 //! Malformed quantities are reported by [`validate_quantity`] with
 //! Kubernetes' message.
+//!
+//! Where Kubernetes overflows silently, keelson does not: an exponent whose
+//! scale would wrap a 32-bit integer is read at its true size (and rounds or
+//! caps like any other value), `value()` and `milli_value()` saturate at the
+//! `i64` bounds, and sums are checked (`checked_add`, [`sum`]).
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -206,6 +211,16 @@ impl Quantity {
     /// Same as [`compare`](Quantity::compare) (Kubernetes' `Cmp`).
     pub fn cmp_value(&self, other: &Quantity) -> Option<Ordering> {
         self.compare(other)
+    }
+}
+
+impl std::str::FromStr for Quantity {
+    type Err = Error;
+
+    /// A validated quantity, kept as written.
+    fn from_str(s: &str) -> Result<Quantity, Error> {
+        ParsedQuantity::parse(s)?;
+        Ok(Quantity(Str::from(s)))
     }
 }
 
@@ -516,6 +531,8 @@ mod tests {
         assert_eq!(Quantity::from("1").compare(&Quantity::from("?")), None);
         // The text is kept as written.
         assert_eq!(Quantity::from("1000m").as_str(), "1000m");
+        assert_eq!("1000m".parse::<Quantity>().unwrap(), "1000m");
+        assert!("1000q".parse::<Quantity>().is_err());
     }
 
     #[test]

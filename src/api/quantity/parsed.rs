@@ -1,5 +1,21 @@
 //! [`ParsedQuantity`]: a quantity's exact value, parsed as Kubernetes'
 //! `resource.ParseQuantity` does, with its canonical form and arithmetic.
+//!
+//! ```
+//! use keelson::api::quantity::{Format, ParsedQuantity};
+//!
+//! let q = ParsedQuantity::parse("1.5Gi").unwrap();
+//! assert_eq!(q.format(), Format::BinarySI);
+//! assert_eq!(q.value(), 1_610_612_736);
+//! assert_eq!(q.to_string(), "1536Mi");
+//!
+//! // Exact: no floating point, rounding only where Kubernetes rounds.
+//! let third = ParsedQuantity::parse("333333333n").unwrap();
+//! let sum = third.checked_add(&third).unwrap().checked_add(&third).unwrap();
+//! assert_eq!(sum.to_string(), "999999999n");
+//! assert_eq!(ParsedQuantity::parse("0.1n").unwrap().to_string(), "1n");
+//! assert!(ParsedQuantity::parse("1Ki") == ParsedQuantity::parse("1024"));
+//! ```
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -126,6 +142,7 @@ impl ParsedQuantity {
     /// fractional digits are rounded away from zero to nano units; values
     /// with more than 18 significant digits are capped at 2^63 - 1, as
     /// Kubernetes does.
+    #[doc(alias = "ParseQuantity")]
     pub fn parse(s: &str) -> Result<Self, Error> {
         if s.is_empty() {
             return Err(Error::Format {
@@ -205,6 +222,20 @@ impl ParsedQuantity {
     /// The value rounded away from zero to an integer (Kubernetes' `Value`).
     pub fn value(&self) -> i64 {
         self.scaled_value(0)
+    }
+
+    /// The value as the nearest `f64` (Kubernetes' `AsApproximateFloat64`),
+    /// for scoring and display only: arithmetic stays exact elsewhere.
+    pub fn as_approximate_f64(&self) -> f64 {
+        let m = self.mantissa as f64;
+        // Dividing by an exact power of ten rounds once, where multiplying by
+        // an inexact `0.1^n` would round twice. Beyond f64's range the power
+        // saturates to infinity, and the value with it.
+        if self.scale >= 0 {
+            m * 10f64.powi(self.scale)
+        } else {
+            m / 10f64.powi(self.scale.saturating_neg())
+        }
     }
 
     /// The value in thousandths, rounded away from zero (Kubernetes'
@@ -389,6 +420,20 @@ fn cmp_magnitude(a: u128, sa: i32, b: u128, sb: i32) -> Ordering {
             Some(b) => a.cmp(&b),
             None => Ordering::Less,
         },
+    }
+}
+
+impl serde::Serialize for ParsedQuantity {
+    /// The canonical string.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ParsedQuantity {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let q = super::Quantity::deserialize(deserializer)?;
+        q.parsed().map_err(serde::de::Error::custom)
     }
 }
 
@@ -1052,6 +1097,22 @@ mod tests {
         );
         let big = dec(i128::MAX, 0, Format::DecimalSI);
         assert!(big.checked_add(&q("1")).is_none());
+    }
+
+    #[test]
+    fn serde_and_floats() {
+        let v: ParsedQuantity = serde_json::from_str(r#""1024Ki""#).unwrap();
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#""1Mi""#);
+        assert!(serde_json::from_str::<ParsedQuantity>(r#""1.1.1""#).is_err());
+        assert_eq!(q("1.5").as_approximate_f64(), 1.5);
+        assert_eq!(q("-250m").as_approximate_f64(), -0.25);
+        assert_eq!(q("1Gi").as_approximate_f64(), 1073741824.0);
+        assert_eq!(q("1e2147483647").as_approximate_f64(), f64::INFINITY);
+        assert_eq!(q("0.3").as_approximate_f64(), 0.3);
+        assert_eq!(
+            dec(7, i32::MIN, Format::DecimalSI).as_approximate_f64(),
+            0.0
+        );
     }
 
     #[test]

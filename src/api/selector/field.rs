@@ -1,4 +1,23 @@
 //! Field selectors: `metadata.name=web,status.phase!=Running`.
+//!
+//! Terms are `field=value`, `field==value` or `field!=value`, separated by
+//! commas; a value escapes `\`, `,` and `=` with a backslash. A field the
+//! object lacks reads as the empty string, as in Kubernetes.
+//!
+//! ```
+//! use keelson::api::selector::{FieldOperator, FieldSelector};
+//!
+//! let sel = FieldSelector::parse(r"metadata.name=a\,b,spec.nodeName!=").unwrap();
+//! let terms = sel.requirements();
+//! assert_eq!(terms[0].field, "metadata.name");
+//! assert_eq!(terms[0].value, "a,b");
+//! assert_eq!(terms[1].operator, FieldOperator::NotEquals);
+//! assert_eq!(sel.to_string(), r"metadata.name=a\,b,spec.nodeName!=");
+//!
+//! // An unscheduled pod has no node: it fails `spec.nodeName!=`.
+//! assert!(!sel.matches(|f| (f == "metadata.name").then_some("a,b")));
+//! assert!(sel.matches(|f| Some(if f == "metadata.name" { "a,b" } else { "node-1" })));
+//! ```
 use std::fmt;
 
 use super::Error;
@@ -80,6 +99,7 @@ impl FieldSelector {
     /// comma-separated `field=value`, `field==value` or `field!=value`
     /// terms; in values `\`, `,` and `=` are escaped with a backslash. The
     /// field is everything before the first operator, kept as written.
+    #[doc(alias = "fields.ParseSelector")]
     pub fn parse(input: &str) -> Result<Self, Error> {
         let terms = split_terms(input);
         let mut requirements = Vec::with_capacity(terms.len());

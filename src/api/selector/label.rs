@@ -1,5 +1,26 @@
 //! The parsed label selector: [`Selector`], [`Requirement`], [`Operator`],
 //! and the parser for the string form (`app=web,tier in (a,b),!canary`).
+//!
+//! The parser follows Kubernetes' `labels.Parse` token for token (`in` and
+//! `notin` are also valid keys and values; `(a,,b)` holds an empty value),
+//! and [`Selector`]'s `Display` prints the canonical form it re-parses to:
+//!
+//! ```
+//! use keelson::api::selector::{Operator, Requirement, Selector};
+//! use keelson::api::StringMap;
+//!
+//! let sel = Selector::parse("x notin (abc,,def),bar,z in (),w").unwrap();
+//! assert_eq!(sel.to_string(), "bar,w,x notin (,abc,def),z in ()");
+//!
+//! // Built by hand: requirements are validated, values sorted.
+//! let sel = Selector::everything()
+//!     .and(Requirement::new("tier", Operator::In, ["web", "api"]).unwrap())
+//!     .and(Requirement::new("replicas", Operator::Gt, ["2"]).unwrap());
+//! assert_eq!(sel.to_string(), "replicas>2,tier in (api,web)");
+//! let labels = StringMap::from([("tier", "api"), ("replicas", "3")]);
+//! assert!(sel.matches(&labels));
+//! assert!(Requirement::new("tier", Operator::In, Vec::<&str>::new()).is_err());
+//! ```
 use std::fmt;
 
 use super::Error;
@@ -75,7 +96,7 @@ impl Requirement {
         V: Into<Str>,
     {
         let key = key.into();
-        check_key(&key)?;
+        check_key(&key).map_err(|e| Error::field("key", e))?;
         let mut values: Vec<Str> = values.into_iter().map(Into::into).collect();
         let count_problem = match op {
             Operator::In | Operator::NotIn if values.is_empty() => {
@@ -203,6 +224,7 @@ impl fmt::Display for Requirement {
 /// The empty selector matches everything.
 ///
 /// Parse once and match many times: [`Selector::matches`] does not allocate.
+#[doc(alias = "labels.Selector")]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Selector {
     requirements: Vec<Requirement>,
@@ -221,6 +243,7 @@ impl Selector {
     /// `tier notin (front)`, `canary`, `!canary`, `n>3`, `n<3`, separated by
     /// commas; whitespace between tokens is ignored; the empty string selects
     /// everything.
+    #[doc(alias = "labels.Parse")]
     pub fn parse(input: &str) -> Result<Self, Error> {
         let tokens = lex(input.as_bytes());
         let mut parser = Parser {
@@ -236,6 +259,7 @@ impl Selector {
 
     /// A selector that matches labels equal to every entry of `labels`
     /// (Kubernetes' `SelectorFromValidatedSet`), validating keys and values.
+    #[doc(alias = "SelectorFromSet")]
     pub fn from_labels(labels: &StringMap) -> Result<Self, Error> {
         let requirements = labels
             .iter()
@@ -738,6 +762,61 @@ mod tests {
         assert_eq!(Selector::parse("").unwrap(), Selector::everything());
     }
 
+    /// Kubernetes' `TestSetSelectorParser` table: `Some(canonical)` parses,
+    /// `None` is an error.
+    #[test]
+    fn kubernetes_set_selector_parser_table() {
+        for (input, want) in [
+            ("", Some("")),
+            ("\rx", Some("x")),
+            (
+                "this-is-a-dns.domain.com/key-with-dash",
+                Some("this-is-a-dns.domain.com/key-with-dash"),
+            ),
+            (
+                "this-is-another-dns.domain.com/key-with-dash in (so,what)",
+                Some("this-is-another-dns.domain.com/key-with-dash in (so,what)"),
+            ),
+            (
+                "0.1.2.domain/99 notin (10.10.100.1, tick.tack.clock)",
+                Some("0.1.2.domain/99 notin (10.10.100.1,tick.tack.clock)"),
+            ),
+            ("foo  in\t (abc)", Some("foo in (abc)")),
+            ("x notin\n (abc)", Some("x notin (abc)")),
+            ("x  notin\t\t\t(abc,def)", Some("x notin (abc,def)")),
+            ("x in (abc,def)", Some("x in (abc,def)")),
+            ("x in (abc,)", Some("x in (,abc)")),
+            ("x in ()", Some("x in ()")),
+            (
+                "x notin (abc,,def),bar,z in (),w",
+                Some("bar,w,x notin (,abc,def),z in ()"),
+            ),
+            ("x,y in (a)", Some("x,y in (a)")),
+            ("x=a", Some("x=a")),
+            ("x>1", Some("x>1")),
+            ("x<7", Some("x<7")),
+            ("x=a,y!=b", Some("x=a,y!=b")),
+            ("x=a,y!=b,z in (h,i,j)", Some("x=a,y!=b,z in (h,i,j)")),
+            ("x=a||y=b", None),
+            ("x,,y", None),
+            (",x,y", None),
+            ("x nott in (y)", None),
+            ("x notin ( )", Some("x notin ()")),
+            ("x notin (, a)", Some("x notin (,a)")),
+            ("a in (xyz),", None),
+            ("a in (xyz)b notin ()", None),
+            ("a ", Some("a")),
+            ("a in (x,y,notin, z,in)", Some("a in (in,notin,x,y,z)")),
+            ("a in (xyz abc)", None),
+            ("a notin(", None),
+            ("a (", None),
+            ("(", None),
+        ] {
+            let got = Selector::parse(input).map(|s| s.to_string()).ok();
+            assert_eq!(got.as_deref(), want, "{input:?}");
+        }
+    }
+
     #[test]
     fn parse_errors() {
         for (input, message) in [
@@ -877,7 +956,10 @@ mod tests {
             "{err}"
         );
         let err = Requirement::new("-x", Operator::Exists, Vec::<Str>::new()).unwrap_err();
-        assert!(matches!(err, Error::InvalidKey { .. }));
+        assert!(
+            err.to_string().starts_with("key: invalid label key \"-x\""),
+            "{err}"
+        );
         let r = Requirement::new("x", Operator::NotIn, ["b", "a", "b"]).unwrap();
         assert_eq!(r.values(), ["a", "b"]);
         assert_eq!(r.to_string(), "x notin (a,b)");

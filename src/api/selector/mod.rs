@@ -57,6 +57,11 @@
 //! assert!(sel.matches(get));
 //! assert_eq!(sel.requires_exact_match("spec.nodeName"), Some("node-1"));
 //! ```
+//!
+//! Two deliberate refinements over Kubernetes, neither changing what
+//! matches: requirements on the same key keep their written order (Kubernetes
+//! sorts unstably), and field selector terms are ordered by their canonical
+//! form, so printing and re-parsing any selector gives an equal one.
 use serde::{Deserialize, Serialize};
 
 use super::serde_util::nullable;
@@ -322,6 +327,7 @@ impl LabelSelector {
 
     /// The selector's string form (`a=b,c in (d)`), empty when it selects
     /// everything.
+    #[doc(alias = "FormatLabelSelector")]
     pub fn to_selector_string(&self) -> Result<String, Error> {
         Selector::try_from(self).map(|s| s.to_string())
     }
@@ -433,16 +439,48 @@ impl TryFrom<LabelSelector> for Selector {
 /// `matchLabels` keys and values, and per expression a known operator, the
 /// value count it needs, a valid key and valid values. Paths look like
 /// `spec.selector.matchExpressions[0].values`.
+#[doc(alias = "ValidateLabelSelector")]
 pub fn validate_label_selector(sel: &LabelSelector, path: &Path<'_>) -> ErrorList {
+    validate_label_selector_with(sel, ValidationOptions::default(), path)
+}
+
+/// Options for [`validate_label_selector_with`] (Kubernetes'
+/// `LabelSelectorValidationOptions`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ValidationOptions {
+    /// Accept expression values that are not valid label values (pod
+    /// affinity and topology spread allow them for compatibility).
+    pub allow_invalid_label_value: bool,
+}
+
+impl ValidationOptions {
+    /// Sets [`allow_invalid_label_value`](Self::allow_invalid_label_value).
+    #[must_use]
+    pub fn allow_invalid_label_value(mut self, allow: bool) -> Self {
+        self.allow_invalid_label_value = allow;
+        self
+    }
+}
+
+/// [`validate_label_selector`] with options.
+pub fn validate_label_selector_with(
+    sel: &LabelSelector,
+    options: ValidationOptions,
+    path: &Path<'_>,
+) -> ErrorList {
     let mut errors = validate_labels(&sel.match_labels, &path.child("matchLabels"));
     let exprs = path.child("matchExpressions");
     for (i, e) in sel.match_expressions.iter().enumerate() {
-        errors.extend(validate_requirement(e, &exprs.index(i)));
+        errors.extend(validate_requirement(e, options, &exprs.index(i)));
     }
     errors
 }
 
-fn validate_requirement(e: &LabelSelectorRequirement, path: &Path<'_>) -> ErrorList {
+fn validate_requirement(
+    e: &LabelSelectorRequirement,
+    options: ValidationOptions,
+    path: &Path<'_>,
+) -> ErrorList {
     let mut errors = ErrorList::new();
     let values = path.child("values");
     match structured_operator(&e.operator) {
@@ -471,6 +509,9 @@ fn validate_requirement(e: &LabelSelectorRequirement, path: &Path<'_>) -> ErrorL
     let key = path.child("key");
     for message in is_qualified_name(&e.key) {
         errors.push(FieldError::invalid(&key, e.key.as_str(), message));
+    }
+    if options.allow_invalid_label_value {
+        return errors;
     }
     for (i, v) in e.values.iter().enumerate() {
         for message in is_valid_label_value(v) {
@@ -567,6 +608,18 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("matchExpressions[0].values[1]: invalid label value \"-no\""),
+            "{err}"
+        );
+        let err = Selector::try_from(selector(&[], vec![expr("-k", "Exists", &[])])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("matchExpressions[0].key: invalid label key \"-k\""),
+            "{err}"
+        );
+        let err = Selector::try_from(&selector(&[("-k", "v")], vec![])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("matchLabels: invalid label key \"-k\""),
             "{err}"
         );
         let err = Selector::try_from(&selector(&[("a", "b c")], vec![])).unwrap_err();
@@ -702,6 +755,10 @@ mod tests {
             errors.to_string(),
             "spec.selector.matchExpressions[0].operator: Invalid value: \"Equals\": not a valid selector operator"
         );
+        let lenient = selector(&[], vec![expr("k", "In", &["not a label"])]);
+        assert_eq!(validate_label_selector(&lenient, &path).len(), 1);
+        let options = ValidationOptions::default().allow_invalid_label_value(true);
+        assert!(validate_label_selector_with(&lenient, options, &path).is_empty());
     }
 
     // ---- property tests ---------------------------------------------------
