@@ -64,7 +64,7 @@
 //! form, so printing and re-parsing any selector gives an equal one.
 use serde::{Deserialize, Serialize};
 
-use super::serde_util::nullable;
+use super::serde_util::nullable_vec;
 use super::validation::{is_qualified_name, is_valid_label_value, validate_labels};
 use super::validation::{ErrorList, FieldError, Path};
 use super::{Str, StringMap};
@@ -212,7 +212,7 @@ pub struct LabelSelector {
     /// Set-based requirements, all of which must hold.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub match_expressions: Vec<LabelSelectorRequirement>,
@@ -231,7 +231,7 @@ pub struct LabelSelectorRequirement {
     /// The values for `In` and `NotIn`.
     #[serde(
         default,
-        deserialize_with = "nullable",
+        deserialize_with = "nullable_vec",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub values: Vec<Str>,
