@@ -69,17 +69,104 @@ pub fn field_path(path: &serde_ignored::Path<'_>) -> String {
     out
 }
 
-/// Deserializes a list, `null` as empty, and trims its spare capacity.
+/// Deserializes a list, `null` as empty, with no spare capacity.
 ///
-/// Decoding grows vectors by doubling (serde knows no length up front), so a
-/// one-container pod would otherwise hold room for four. Informer caches
-/// keep objects for long, so the one reallocation here pays for itself.
+/// serde knows no length up front when decoding JSON, so a plain `Vec`
+/// grows by doubling and a one-container pod would hold room for four.
+/// Informer caches keep objects for long, so lists are sized exactly: one
+/// element (the common case) is allocated once, longer lists are trimmed.
 pub fn nullable_vec<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    let mut list = Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default();
-    list.shrink_to_fit();
-    Ok(list)
+    struct ExactVec<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ExactVec<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Vec<T>, D2::Error> {
+            d.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let Some(first) = seq.next_element()? else {
+                return Ok(Vec::new());
+            };
+            let Some(second) = seq.next_element()? else {
+                return Ok(vec![first]);
+            };
+            let hint = seq.size_hint().unwrap_or(0).min(4096);
+            let mut list = Vec::with_capacity(hint + 2);
+            list.push(first);
+            list.push(second);
+            while let Some(item) = seq.next_element()? {
+                list.push(item);
+            }
+            list.shrink_to_fit();
+            Ok(list)
+        }
+    }
+
+    deserializer.deserialize_option(ExactVec(std::marker::PhantomData))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Holder {
+        #[serde(default, deserialize_with = "nullable_vec")]
+        items: Vec<u32>,
+    }
+
+    #[test]
+    fn lists_are_sized_exactly() {
+        for (json, len) in [
+            (r#"{"items":null}"#, 0),
+            (r#"{}"#, 0),
+            (r#"{"items":[]}"#, 0),
+            (r#"{"items":[7]}"#, 1),
+            (r#"{"items":[1,2]}"#, 2),
+            (r#"{"items":[1,2,3,4,5]}"#, 5),
+        ] {
+            let h: Holder = serde_json::from_str(json).unwrap();
+            assert_eq!(h.items.len(), len, "{json}");
+            assert_eq!(h.items.capacity(), len, "{json}");
+        }
+        assert!(serde_json::from_str::<Holder>(r#"{"items":{}}"#).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_inside_lists_keep_their_path() {
+        #[derive(Deserialize)]
+        struct Item {
+            #[allow(dead_code)]
+            #[serde(default)]
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct Outer {
+            #[allow(dead_code)]
+            #[serde(default, deserialize_with = "nullable_vec")]
+            list: Vec<Item>,
+        }
+        let mut seen = Vec::new();
+        let mut de = serde_json::Deserializer::from_str(r#"{"list":[{"name":"a"},{"nmae":"b"}]}"#);
+        let _: Outer = serde_ignored::deserialize(&mut de, |p| seen.push(field_path(&p))).unwrap();
+        assert_eq!(seen, vec!["list[1].nmae"]);
+    }
 }
