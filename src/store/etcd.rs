@@ -346,7 +346,9 @@ impl EtcdStore {
     }
 
     fn user_key(&self, full: &[u8]) -> String {
-        let key = full.strip_prefix(self.inner.prefix.as_slice()).unwrap_or(full);
+        let key = full
+            .strip_prefix(self.inner.prefix.as_slice())
+            .unwrap_or(full);
         match std::str::from_utf8(key) {
             Ok(key) => key.to_owned(),
             Err(_) => {
@@ -1010,7 +1012,9 @@ impl Store for EtcdStore {
             .await;
         match resp {
             Ok(resp) => header_revision(resp.header()),
-            Err(failed) => Err(self.failure("reading the current revision", failed, 0).await),
+            Err(failed) => Err(self
+                .failure("reading the current revision", failed, 0)
+                .await),
         }
     }
 
@@ -1118,10 +1122,7 @@ impl WatchTask {
     }
 
     /// [`open`](Self::open), retried on any member until `deadline`.
-    async fn open_until(
-        &self,
-        deadline: Instant,
-    ) -> Result<(etcd_client::WatchStream, Revision)> {
+    async fn open_until(&self, deadline: Instant) -> Result<(etcd_client::WatchStream, Revision)> {
         let mut backoff = Backoff::new();
         loop {
             let attempt = timeout_at(deadline, self.open()).await;
@@ -1140,9 +1141,9 @@ impl WatchTask {
                 Some(Err(OpenError::Failed(message, source))) => (message, source),
                 None => ("opening a watch timed out".to_owned(), None),
             };
-            let retryable = source.as_ref().is_none_or(|err| {
-                matches!(classify(err), Kind::NotSent | Kind::Transient)
-            });
+            let retryable = source
+                .as_ref()
+                .is_none_or(|err| matches!(classify(err), Kind::NotSent | Kind::Transient));
             if !retryable || Instant::now() + backoff.peek() >= deadline {
                 return Err(Error::Unavailable {
                     message,
@@ -1189,7 +1190,10 @@ impl WatchTask {
                     return;
                 }
                 Ok(Some(resp)) if resp.canceled() => {
-                    debug!(reason = resp.cancel_reason(), "etcd canceled the watch; re-opening");
+                    debug!(
+                        reason = resp.cancel_reason(),
+                        "etcd canceled the watch; re-opening"
+                    );
                 }
                 Ok(Some(resp)) => match self.deliver(&tx, &resp) {
                     Flow::Continue => continue,

@@ -70,7 +70,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// etcd exited during startup.
-    #[error("etcd member {member} exited during startup ({status}); log {log:?} ends with:\n{tail}")]
+    #[error(
+        "etcd member {member} exited during startup ({status}); log {log:?} ends with:\n{tail}"
+    )]
     Exited {
         /// The member's name.
         member: String,
@@ -183,8 +185,12 @@ impl Member {
         let io = |what: String| move |source| Error::Io { what, source };
         std::fs::create_dir_all(&self.dir)
             .map_err(io(format!("creating {}", self.dir.display())))?;
-        let log = File::create(self.log_path())
-            .map_err(io(format!("creating {}", self.log_path().display())))?;
+        // Appended to, so that a restarted member's log follows its first.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(io(format!("opening {}", self.log_path().display())))?;
         let log_err = log
             .try_clone()
             .map_err(io("duplicating the log file".to_owned()))?;
@@ -215,10 +221,7 @@ impl Member {
         .chain([
             OsString::from("--data-dir"),
             self.dir.join("data").into_os_string(),
-            OsString::from(format!(
-                "--max-request-bytes={}",
-                options.max_request_bytes
-            )),
+            OsString::from(format!("--max-request-bytes={}", options.max_request_bytes)),
         ])
         .chain(options.extra_args.iter().map(OsString::from))
         .collect();
@@ -318,6 +321,9 @@ struct Members {
     members: Vec<Member>,
     /// `None` only while dropping.
     dir: Option<TempDir>,
+    options: Options,
+    initial_cluster: String,
+    token: String,
 }
 
 impl Members {
@@ -373,9 +379,12 @@ impl Members {
         let members = Self {
             members,
             dir: Some(dir),
+            options: options.clone(),
+            initial_cluster,
+            token,
         };
         for member in &members.members {
-            member.spawn(options, &initial_cluster, &token)?;
+            member.spawn(options, &members.initial_cluster, &members.token)?;
         }
         Ok(members)
     }
@@ -414,6 +423,34 @@ impl Members {
 
     fn member(&self, index: usize) -> Result<&Member, Error> {
         self.members.get(index).ok_or(Error::NoSuchMember(index))
+    }
+
+    /// Start a killed member again, on its ports and data, and wait until
+    /// it answers with a leader.
+    async fn restart(&self, index: usize) -> Result<(), Error> {
+        let member = self.member(index)?;
+        if member.is_running() {
+            return Ok(());
+        }
+        member.spawn(&self.options, &self.initial_cluster, &self.token)?;
+        let deadline = Instant::now() + self.options.startup_timeout;
+        loop {
+            if let Some(exited) = member.exited() {
+                return Err(exited);
+            }
+            if let Some((_, leader)) = status(&member.client_url()).await {
+                if leader != 0 {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::NotHealthy {
+                    waited: self.options.startup_timeout,
+                    dir: self.path().to_path_buf(),
+                });
+            }
+            sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -500,6 +537,12 @@ impl EtcdProcess {
     pub fn is_running(&self) -> bool {
         self.member().is_ok_and(Member::is_running)
     }
+
+    /// Start the member again after [`kill`](Self::kill), on the same ports
+    /// and data, and wait until it serves.
+    pub async fn restart(&self) -> Result<(), Error> {
+        self.members.restart(0).await
+    }
 }
 
 /// A cluster of three etcd members on free loopback ports, with their own
@@ -529,7 +572,11 @@ impl EtcdCluster {
     /// The client URLs of all members, dead ones included (as a client
     /// configured before a failure has them).
     pub fn endpoints(&self) -> Vec<String> {
-        self.members.members.iter().map(Member::client_url).collect()
+        self.members
+            .members
+            .iter()
+            .map(Member::client_url)
+            .collect()
     }
 
     /// The client URL of one member.
@@ -592,5 +639,11 @@ impl EtcdCluster {
     /// Whether a member is still running.
     pub fn is_running(&self, member: usize) -> bool {
         self.members.member(member).is_ok_and(Member::is_running)
+    }
+
+    /// Start a killed member again, on its ports and data, and wait until
+    /// it has rejoined (knows a leader).
+    pub async fn restart(&self, member: usize) -> Result<(), Error> {
+        self.members.restart(member).await
     }
 }
