@@ -59,7 +59,7 @@
 //! | keys | `prefix + key`; the prefix is stripped from every key returned |
 //! | revisions | etcd's global revision; `mod_revision`, `create_revision` and `version` are etcd's |
 //! | [`create`](Store::create) | `Txn(create_revision(key) == 0) → Put`, else [`Error::AlreadyExists`] |
-//! | [`update`](Store::update) | `Txn(create_revision(key) > 0 ∧ mod_revision(key) == expected) → Put`, else a read tells [`Error::Conflict`] (with the current revision) from [`Error::NotFound`] |
+//! | [`update`](Store::update) | `Txn(mod_revision(key) == expected) → Put` (and `create_revision(key) > 0` when `expected` is 0), else a read tells [`Error::Conflict`] (with the current revision) from [`Error::NotFound`] |
 //! | [`delete`](Store::delete) | `DeleteRange` with `prev_kv`, inside the same kind of transaction when a revision is expected |
 //! | [`list`](Store::list) | `Range` over the prefix with `limit`, at the revision of the first page; the continue token holds the next key and that revision |
 //! | [`watch`](Store::watch) | `Watch` with `start_revision = from_revision + 1` and `prev_kv` |
@@ -534,6 +534,19 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
+/// The compares of a compare-and-swap on `full`'s `mod_revision`. An absent
+/// key has `mod_revision` 0, so for a positive `expected` the revision alone
+/// proves the key exists (one compare is cheaper for etcd); for 0 the
+/// existence must be checked too, or an update would create the key.
+fn cas_compares(full: &[u8], expected: Revision) -> Vec<Compare> {
+    let mut compares = Vec::with_capacity(2);
+    if expected <= 0 {
+        compares.push(Compare::create_revision(full, CompareOp::Greater, 0));
+    }
+    compares.push(Compare::mod_revision(full, CompareOp::Equal, expected));
+    compares
+}
+
 /// The first result of a transaction's chosen branch, when it is a range.
 fn first_range(resp: &TxnResponse) -> Option<etcd_client::GetResponse> {
     resp.op_responses().into_iter().find_map(|op| match op {
@@ -830,10 +843,7 @@ impl Store for EtcdStore {
         // On success, read back the key's revisions (not its value) in the
         // same transaction; on failure, its current revision.
         let txn = Txn::new()
-            .when([
-                Compare::create_revision(full.clone(), CompareOp::Greater, 0),
-                Compare::mod_revision(full.clone(), CompareOp::Equal, expected),
-            ])
+            .when(cas_compares(&full, expected))
             .and_then([
                 TxnOp::put(full.clone(), value.to_vec(), None),
                 TxnOp::get(full.clone(), Some(GetOptions::new().with_keys_only())),
@@ -905,10 +915,7 @@ impl Store for EtcdStore {
             };
         };
         let txn = Txn::new()
-            .when([
-                Compare::create_revision(full.clone(), CompareOp::Greater, 0),
-                Compare::mod_revision(full.clone(), CompareOp::Equal, expected),
-            ])
+            .when(cas_compares(&full, expected))
             .and_then([TxnOp::delete(
                 full.clone(),
                 Some(DeleteOptions::new().with_prev_key()),
