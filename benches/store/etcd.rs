@@ -48,8 +48,8 @@ mod imp {
 
     const IN_FLIGHT: usize = 64;
     const VALUE_BYTES: usize = 256;
-    const ROUNDS: usize = 3;
-    const ROUND: Duration = Duration::from_secs(2);
+    const ROUNDS: usize = 5;
+    const ROUND: Duration = Duration::from_millis(1500);
     const LATENCY_SAMPLES: usize = 2000;
 
     /// Run the etcd benchmarks on a runtime of their own.
