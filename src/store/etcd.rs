@@ -71,6 +71,24 @@
 //! Reads are linearizable (etcd's default), so a read after a successful
 //! write, from any client, sees it.
 //!
+//! Differences from [`Store`]'s letter worth knowing, all etcd's own:
+//!
+//! - Compaction keeps the compaction revision itself: after `compact(r)`,
+//!   reads at `r` and watches from `r - 1` still work; anything older fails.
+//!   Compacting to a revision at or below an earlier compaction fails with
+//!   [`Error::Compacted`], to one beyond the current revision with
+//!   [`Error::FutureRevision`].
+//! - A watch from a revision in the future is allowed: it waits for it.
+//! - [`watch`](Store::watch) checks for a compacted start before it returns;
+//!   if a compaction races with the opening, the stream's first item is
+//!   [`Error::Compacted`] instead.
+//! - The key prefix is prepended verbatim, like etcd's namespaces: with a
+//!   prefix `/a`, the keys of a store with prefix `/ab` look like keys
+//!   starting with `b`. Give stores sharing a cluster prefixes that do not
+//!   extend one another (`/app-1/`, `/app-2/`, or fixed-width names).
+//! - [`delete`](Store::delete) returns the key-value as it was before the
+//!   delete (its `mod_revision` is that of its last write).
+//!
 //! # Failover
 //!
 //! The client balances requests over all endpoints and requires the member
@@ -127,8 +145,9 @@ pub struct Config {
     /// all members so that the store can fail over.
     pub endpoints: Vec<String>,
     /// Prepended to every key in etcd and stripped from every key returned,
-    /// so that several stores (or applications) can share one cluster. Empty
-    /// by default.
+    /// so that several stores (or applications) can share one cluster. It
+    /// is prepended verbatim: see the [module docs](self) on choosing
+    /// prefixes that do not extend one another. Empty by default.
     pub prefix: String,
     /// The largest value accepted; larger ones fail with [`Error::TooLarge`]
     /// before they are sent. Default [`DEFAULT_MAX_VALUE_BYTES`] (etcd's
@@ -1360,6 +1379,68 @@ mod tests {
         assert_eq!(config.watch_buffer, 3);
         assert_eq!(config.request_timeout, Duration::from_millis(7));
         assert_eq!(Config::default().max_value_bytes, DEFAULT_MAX_VALUE_BYTES);
+    }
+
+    #[test]
+    fn etcd_errors_are_classified_by_code_and_message() {
+        use tonic::{Code, Status};
+        let cases = [
+            (
+                Code::OutOfRange,
+                "etcdserver: mvcc: required revision has been compacted",
+                Kind::Compacted,
+            ),
+            (
+                Code::OutOfRange,
+                "etcdserver: mvcc: required revision is a future revision",
+                Kind::FutureRevision,
+            ),
+            (
+                Code::InvalidArgument,
+                "etcdserver: request is too large",
+                Kind::TooLarge,
+            ),
+            (
+                Code::ResourceExhausted,
+                "grpc: received message larger than max (4194330 vs. 3145728)",
+                Kind::TooLarge,
+            ),
+            (Code::Unavailable, "etcdserver: no leader", Kind::NotSent),
+            (
+                Code::Unavailable,
+                "error trying to connect: tcp connect error: Connection refused (os error 111)",
+                Kind::NotSent,
+            ),
+            (
+                Code::Unavailable,
+                "etcdserver: request timed out",
+                Kind::Transient,
+            ),
+            (
+                Code::Unavailable,
+                "etcdserver: leader changed",
+                Kind::Transient,
+            ),
+            (Code::Unknown, "h2 protocol error", Kind::Transient),
+            (
+                Code::InvalidArgument,
+                "etcdserver: key is not provided",
+                Kind::Permanent,
+            ),
+            (
+                Code::PermissionDenied,
+                "etcdserver: permission denied",
+                Kind::Permanent,
+            ),
+        ];
+        for (code, message, kind) in cases {
+            let err = etcd_client::Error::GRpcStatus(Status::new(code, message));
+            assert_eq!(classify(&err), kind, "{code:?} {message:?}");
+        }
+        assert_eq!(
+            classify(&etcd_client::Error::InvalidArgs("x".into())),
+            Kind::Permanent
+        );
     }
 
     #[test]
