@@ -651,11 +651,19 @@ async fn killing_the_leader_loses_no_acknowledged_write_and_no_watch_event() {
     .await
     .expect("connect");
     let start = store.current_revision().await.expect("revision");
-    // Several watches, spread over the members by the client's balancing,
-    // so that some run on the leader and have to move.
+    // Watches from before the writes, opened until the leader serves at
+    // least one (the client balances them over the members), so that the
+    // kill breaks it and the store has to move it to a survivor.
+    let leader = cluster.leader().await.expect("a leader");
+    let leader_endpoint = cluster.endpoint(leader).expect("endpoint");
     let (last_tx, last_rx) = tokio::sync::watch::channel(Revision::MAX);
     let mut consumers = Vec::new();
-    for _ in 0..6 {
+    while watchers_on(&leader_endpoint).await < 1 {
+        assert!(consumers.len() < 40, "no watch landed on the leader");
+        let watch = store.watch("/f/", start).await.expect("watch");
+        consumers.push(tokio::spawn(consume(watch, last_rx.clone())));
+    }
+    for _ in 0..3 {
         let watch = store.watch("/f/", start).await.expect("watch");
         consumers.push(tokio::spawn(consume(watch, last_rx.clone())));
     }
@@ -688,7 +696,12 @@ async fn killing_the_leader_loses_no_acknowledged_write_and_no_watch_event() {
     }
 
     sleep(Duration::from_millis(500)).await;
-    let leader = cluster.leader().await.expect("a leader");
+    assert_eq!(
+        cluster.leader().await,
+        Some(leader),
+        "leadership moved early"
+    );
+    assert!(watchers_on(&leader_endpoint).await >= 1);
     cluster.kill(leader).expect("kill the leader");
     killed.store(true, Ordering::Relaxed);
     sleep(Duration::from_millis(3000)).await;
@@ -762,6 +775,24 @@ async fn killing_the_leader_loses_no_acknowledged_write_and_no_watch_event() {
         assert_eq!(seen, expected, "watch {i} lost or invented events");
         assert_quiet(&mut watch).await;
     }
+}
+
+/// How many watchers a member serves, from its Prometheus metrics.
+async fn watchers_on(endpoint: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = endpoint.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the metrics endpoint");
+    conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+        .await
+        .expect("request metrics");
+    let mut body = String::new();
+    conn.read_to_string(&mut body).await.expect("read metrics");
+    body.lines()
+        .find_map(|line| line.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
 }
 
 /// Drain a watch until it delivered the revision `last` says (unknown, and
