@@ -78,7 +78,10 @@
 //!   Compacting to a revision at or below an earlier compaction fails with
 //!   [`Error::Compacted`], to one beyond the current revision with
 //!   [`Error::FutureRevision`].
-//! - A watch from a revision in the future is allowed: it waits for it.
+//! - A watch from a revision after the current one fails with
+//!   [`Error::FutureRevision`], as in the other backends (etcd itself would
+//!   wait for it; the store does so only when it re-opens a broken watch on
+//!   a member that is behind).
 //! - [`watch`](Store::watch) checks for a compacted start before it returns;
 //!   if a compaction races with the opening, the stream's first item is
 //!   [`Error::Compacted`] instead.
@@ -979,8 +982,8 @@ impl Store for EtcdStore {
         let range_end = prefix_end(&key);
         if from_revision > 0 {
             // etcd reports a compacted start only asynchronously, after the
-            // watch was created; a read at the start revision fails the same
-            // way, synchronously.
+            // watch was created, and accepts starts in the future; a read at
+            // the start revision tells both, synchronously.
             let probe_key = if key.is_empty() { vec![0] } else { key.clone() };
             let resp = self
                 .call(Retry::Read, |mut kv| {
@@ -993,7 +996,18 @@ impl Store for EtcdStore {
                 })
                 .await;
             match resp {
-                Ok(_) | Err(Failed::Etcd(_, Kind::FutureRevision)) => {}
+                Ok(_) => {}
+                Err(Failed::Etcd(_, Kind::FutureRevision)) => {
+                    // The start is after the current revision: fine when
+                    // watching from the current revision itself.
+                    let current = self.current_revision().await?;
+                    if from_revision > current {
+                        return Err(Error::FutureRevision {
+                            requested: from_revision,
+                            current,
+                        });
+                    }
+                }
                 Err(failed) => return Err(self.failure("watch", failed, from_revision).await),
             }
         }

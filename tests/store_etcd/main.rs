@@ -393,6 +393,21 @@ async fn compaction_and_future_revisions_map_to_their_errors() {
         store.compact(current + 10).await,
         Err(Error::FutureRevision { .. })
     ));
+    match store.watch("/c/", current + 10).await {
+        Err(Error::FutureRevision {
+            requested,
+            current: now,
+        }) => {
+            assert_eq!(requested, current + 10);
+            assert_eq!(now, current);
+        }
+        Ok(_) => panic!("watch from the future succeeded"),
+        Err(other) => panic!("watch from the future: {other}"),
+    }
+    // Watching from the current revision itself is watching from now.
+    let mut watch = store.watch("/c/", current).await.expect("watch from now");
+    let later = store.create("/c/d", bytes("5")).await.expect("create");
+    assert_eq!(next(&mut watch).await.expect("event").kv, later);
 }
 
 #[tokio::test]
