@@ -62,7 +62,7 @@
 //! | [`update`](Store::update) | `Txn(mod_revision(key) == expected) → Put` (and `create_revision(key) > 0` when `expected` is 0), else a read tells [`Error::Conflict`] (with the current revision) from [`Error::NotFound`] |
 //! | [`delete`](Store::delete) | `DeleteRange` with `prev_kv`, inside the same kind of transaction when a revision is expected |
 //! | [`list`](Store::list) | `Range` over the prefix with `limit`, at the revision of the first page; the continue token holds the next key and that revision |
-//! | [`watch`](Store::watch) | `Watch` with `start_revision = from_revision + 1` and `prev_kv` |
+//! | [`watch`](Store::watch) | `Watch` with `start_revision = from_revision + 1` and `prev_kv`, after a read at that revision checks it is neither compacted nor in the future |
 //! | [`compact`](Store::compact) | `Compact`; older reads fail with etcd's "required revision has been compacted", mapped to [`Error::Compacted`] |
 //! | reads in the future | etcd's "required revision is a future revision" → [`Error::FutureRevision`] |
 //! | value size | checked here against [`Config::max_value_bytes`], and etcd's "request is too large" → [`Error::TooLarge`] |
