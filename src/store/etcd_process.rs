@@ -283,14 +283,35 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The last lines of a log file, for error messages.
+/// The telling part of a log file, for error messages: lines that look like
+/// errors (etcd prints its usage after a bad flag, burying the reason), then
+/// the last lines.
 fn log_tail(path: &Path) -> String {
     let mut text = String::new();
     if let Ok(mut file) = File::open(path) {
         let _ = file.read_to_string(&mut text);
     }
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n")
+    let errors = lines.iter().filter(|line| {
+        let line = line.to_ascii_lowercase();
+        [
+            "error",
+            "fatal",
+            "panic",
+            "invalid",
+            "not defined",
+            "already in use",
+        ]
+        .iter()
+        .any(|word| line.contains(word))
+    });
+    let tail = lines[lines.len().saturating_sub(10)..].iter();
+    errors
+        .take(10)
+        .chain(tail)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `count` distinct free loopback ports. Held all at once so they differ,

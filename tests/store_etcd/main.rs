@@ -837,3 +837,21 @@ async fn consume(
         }
     }
 }
+
+#[tokio::test]
+async fn the_helper_reports_a_missing_etcd_binary() {
+    use keelson::store::etcd_process::{Error as StartError, Options};
+    match EtcdProcess::start_with(Options::default().binary("/nonexistent/etcd")).await {
+        Err(err @ StartError::BinaryNotFound { .. }) => {
+            assert!(err.to_string().contains("etcd-server"), "{err}");
+        }
+        other => panic!("start without a binary: {other:?}"),
+    }
+    // A member that cannot start reports its log.
+    match EtcdProcess::start_with(Options::default().arg("--no-such-flag")).await {
+        Err(StartError::Exited { tail, .. }) => {
+            assert!(tail.contains("no-such-flag"), "{tail}");
+        }
+        other => panic!("start with a bad flag: {other:?}"),
+    }
+}
