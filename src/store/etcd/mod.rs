@@ -115,31 +115,31 @@
 //! - **Slow watchers** never hold etcd back: each watch has a buffer of
 //!   [`Config::watch_buffer`] events, and when it is full the stream ends with
 //!   [`Error::Lagged`] after the events already buffered.
+mod retry;
+mod token;
+mod watch;
+
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use bytes::Bytes;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions, KvClient,
-    Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient, WatchOptions, WatchResponse,
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, Txn, TxnOp,
+    TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
 };
-use futures::Stream;
-use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
-use tokio::time::{sleep, timeout, Instant};
-use tracing::{debug, warn, Instrument};
+use tokio::time::{timeout, Instant};
+use tracing::{debug, warn};
 
 use super::{
-    Error, Event, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Store,
-    WatchStream, DEFAULT_MAX_VALUE_BYTES,
+    Error, KeyValue, ListOptions, ListResult, Result, Revision, Store, WatchStream,
+    DEFAULT_MAX_VALUE_BYTES,
 };
+use retry::{classify, timeout_at, Backoff, Failed, Kind, Retry};
+use token::ContinueToken;
 
 /// How an [`EtcdStore`] reaches etcd and what it allows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -577,149 +577,6 @@ fn first_range(resp: &TxnResponse) -> Option<etcd_client::GetResponse> {
     })
 }
 
-/// Where a paginated list continues: the next key (without the store's
-/// prefix) and the revision of the first page. Serialized as URL-safe
-/// base64 of JSON, opaque to callers.
-#[derive(Serialize, Deserialize)]
-struct ContinueToken {
-    rev: Revision,
-    start: String,
-}
-
-impl ContinueToken {
-    fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-    }
-
-    fn decode(token: &str) -> Result<Self> {
-        let bad = |why: String| Error::InvalidArgument(format!("bad continue token: {why}"));
-        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .map_err(|e| bad(e.to_string()))?;
-        let token: Self = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
-        if token.rev <= 0 {
-            return Err(bad(format!("revision {}", token.rev)));
-        }
-        Ok(token)
-    }
-}
-
-/// What kind of failure an etcd error is, for retries and error mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// The request never reached a member that could apply it: retrying is
-    /// safe for any request.
-    NotSent,
-    /// Transient, but a write may have been applied: retry reads only.
-    Transient,
-    /// etcd's "required revision has been compacted".
-    Compacted,
-    /// etcd's "required revision is a future revision".
-    FutureRevision,
-    /// etcd's "request is too large".
-    TooLarge,
-    /// Anything else; not retried.
-    Permanent,
-}
-
-fn classify(err: &etcd_client::Error) -> Kind {
-    use tonic::Code;
-    match err {
-        etcd_client::Error::GRpcStatus(status) => {
-            let message = status.message();
-            if message.contains("required revision has been compacted") {
-                Kind::Compacted
-            } else if message.contains("required revision is a future revision") {
-                Kind::FutureRevision
-            } else if message.contains("request is too large")
-                || (status.code() == Code::ResourceExhausted && message.contains("larger than max"))
-            {
-                Kind::TooLarge
-            } else if message.contains("no leader")
-                || message.contains("too many requests")
-                || is_connect_error(message)
-            {
-                // "no leader" is the require-leader check, made before the
-                // request is proposed.
-                Kind::NotSent
-            } else {
-                match status.code() {
-                    Code::Unavailable
-                    | Code::DeadlineExceeded
-                    | Code::Unknown
-                    | Code::Aborted
-                    | Code::Cancelled
-                    | Code::Internal => Kind::Transient,
-                    _ => Kind::Permanent,
-                }
-            }
-        }
-        etcd_client::Error::TransportError(err) if is_connect_error(&err.to_string()) => {
-            Kind::NotSent
-        }
-        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => Kind::Transient,
-        _ => Kind::Permanent,
-    }
-}
-
-/// Whether a transport error happened while connecting, before the request
-/// was written.
-fn is_connect_error(message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    message.contains("connection refused")
-        || message.contains("tcp connect error")
-        || message.contains("error trying to connect")
-        || message.contains("connect timed out")
-}
-
-/// Which failures a request may be retried on.
-#[derive(Clone, Copy, Debug)]
-enum Retry {
-    /// Reads: any transient failure.
-    Read,
-    /// Writes: only failures where the request never got to etcd.
-    Write,
-}
-
-impl Retry {
-    fn allows(self, kind: Kind) -> bool {
-        match self {
-            Retry::Read => matches!(kind, Kind::NotSent | Kind::Transient),
-            Retry::Write => kind == Kind::NotSent,
-        }
-    }
-}
-
-/// Why an etcd request finally failed.
-enum Failed {
-    Etcd(etcd_client::Error, Kind),
-    TimedOut,
-}
-
-/// Exponential backoff between retries: 10 ms doubling to 500 ms.
-struct Backoff(Duration);
-
-impl Backoff {
-    fn new() -> Self {
-        Self(Duration::from_millis(10))
-    }
-
-    fn peek(&self) -> Duration {
-        self.0
-    }
-
-    async fn wait(&mut self) {
-        sleep(self.0).await;
-        self.0 = (self.0 * 2).min(Duration::from_millis(500));
-    }
-}
-
-/// `None` when `deadline` passed first.
-async fn timeout_at<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
-    tokio::time::timeout_at(deadline, future).await.ok()
-}
-
 #[async_trait]
 impl Store for EtcdStore {
     async fn get(&self, key: &str) -> Result<KeyValue> {
@@ -1011,31 +868,7 @@ impl Store for EtcdStore {
                 Err(failed) => return Err(self.failure("watch", failed, from_revision).await),
             }
         }
-        let mut task = WatchTask {
-            store: self.clone(),
-            key: if key.is_empty() { vec![0] } else { key },
-            range_end,
-            resume: from_revision,
-            window_start: from_revision + 1,
-            tx: None,
-            terminal: Arc::new(Mutex::new(None)),
-        };
-        let deadline = Instant::now() + self.inner.config.request_timeout;
-        let (stream, created) = task.open_until(deadline).await?;
-        if from_revision == 0 {
-            task.resume = created;
-            task.window_start = created + 1;
-        }
-        let (tx, rx) = mpsc::channel(self.inner.config.watch_buffer);
-        task.tx = Some(tx);
-        let terminal = task.terminal.clone();
-        let span = tracing::debug_span!("etcd_watch", prefix = %prefix, from = from_revision);
-        tokio::spawn(task.run(stream).instrument(span));
-        Ok(Box::pin(EventStream {
-            rx,
-            terminal,
-            done: false,
-        }))
+        watch::start(self.clone(), key, range_end, from_revision, prefix).await
     }
 
     async fn current_revision(&self) -> Result<Revision> {
@@ -1080,268 +913,6 @@ impl Store for EtcdStore {
     }
 }
 
-/// Why opening an etcd watch failed.
-enum OpenError {
-    /// The start revision is compacted: final.
-    Compacted(Revision),
-    /// Anything else: worth another try on another member.
-    Failed(String, Option<etcd_client::Error>),
-}
-
-/// The task that pumps one etcd watch into a [`WatchStream`], re-opening it
-/// after failures.
-struct WatchTask {
-    store: EtcdStore,
-    key: Vec<u8>,
-    range_end: Vec<u8>,
-    /// Every event up to this revision was delivered (or, for a progress
-    /// notification, does not exist): a re-opened watch starts after it.
-    resume: Revision,
-    /// The start revision of the current etcd watch; earlier events are
-    /// not ours to deliver.
-    window_start: Revision,
-    /// Set once the watch is running.
-    tx: Option<mpsc::Sender<Event>>,
-    /// Why the stream ended, read by the consumer after the last event.
-    terminal: Arc<Mutex<Option<Error>>>,
-}
-
-/// What the pump does after a batch of events.
-enum Flow {
-    Continue,
-    Stop,
-}
-
-impl WatchTask {
-    /// Open an etcd watch from `resume + 1` and wait for etcd to confirm
-    /// it, so that events written after this returns are seen. Returns the
-    /// stream and the revision etcd created it at.
-    async fn open(&self) -> Result<(etcd_client::WatchStream, Revision), OpenError> {
-        let mut options = WatchOptions::new()
-            .with_range(self.range_end.clone())
-            .with_prev_key()
-            .with_progress_notify();
-        if self.resume > 0 {
-            options = options.with_start_revision(self.resume + 1);
-        }
-        let failed = |what: &str, err: Option<etcd_client::Error>| {
-            OpenError::Failed(
-                match &err {
-                    Some(err) => format!("{what}: {err}"),
-                    None => what.to_owned(),
-                },
-                err,
-            )
-        };
-        let wait = self.store.inner.config.request_timeout;
-        let mut client = self.store.inner.watch.clone();
-        let mut stream = match timeout(wait, client.watch(self.key.clone(), Some(options))).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(err)) => return Err(failed("opening a watch", Some(err))),
-            Err(_) => return Err(failed("opening a watch timed out", None)),
-        };
-        match timeout(wait, stream.message()).await {
-            Ok(Ok(Some(resp))) if resp.created() => {
-                if resp.compact_revision() > 0 {
-                    return Err(OpenError::Compacted(resp.compact_revision()));
-                }
-                if resp.canceled() {
-                    return Err(failed(
-                        &format!("etcd canceled the watch: {}", resp.cancel_reason()),
-                        None,
-                    ));
-                }
-                let created = resp.header().map_or(0, |h| h.revision());
-                Ok((stream, created))
-            }
-            Ok(Ok(Some(_))) => Err(failed("etcd sent no watch confirmation", None)),
-            Ok(Ok(None)) => Err(failed("etcd closed the watch", None)),
-            Ok(Err(err)) => Err(failed("opening a watch", Some(err))),
-            Err(_) => Err(failed("etcd did not confirm the watch in time", None)),
-        }
-    }
-
-    /// [`open`](Self::open), retried on any member until `deadline`.
-    async fn open_until(&self, deadline: Instant) -> Result<(etcd_client::WatchStream, Revision)> {
-        let mut backoff = Backoff::new();
-        loop {
-            let attempt = timeout_at(deadline, self.open()).await;
-            let (message, source) = match attempt {
-                Some(Ok(opened)) => return Ok(opened),
-                Some(Err(OpenError::Compacted(compacted))) => {
-                    self.store
-                        .inner
-                        .compacted
-                        .fetch_max(compacted, Ordering::Relaxed);
-                    return Err(Error::Compacted {
-                        requested: self.resume,
-                        compacted,
-                    });
-                }
-                Some(Err(OpenError::Failed(message, source))) => (message, source),
-                None => ("opening a watch timed out".to_owned(), None),
-            };
-            let retryable = source
-                .as_ref()
-                .is_none_or(|err| matches!(classify(err), Kind::NotSent | Kind::Transient));
-            if !retryable || Instant::now() + backoff.peek() >= deadline {
-                return Err(Error::Unavailable {
-                    message,
-                    source: source.map(|err| Box::new(err) as _),
-                });
-            }
-            debug!(%message, "opening a watch failed; retrying");
-            if let Some(tx) = &self.tx {
-                tokio::select! {
-                    () = backoff.wait() => {}
-                    () = tx.closed() => return Err(Error::Unavailable {
-                        message: "watcher gone".into(),
-                        source: None,
-                    }),
-                }
-            } else {
-                backoff.wait().await;
-            }
-        }
-    }
-
-    async fn run(mut self, mut stream: etcd_client::WatchStream) {
-        let Some(tx) = self.tx.clone() else {
-            return;
-        };
-        loop {
-            let message = tokio::select! {
-                biased;
-                () = tx.closed() => return,
-                message = stream.message() => message,
-            };
-            match message {
-                Ok(Some(resp)) if resp.compact_revision() > 0 => {
-                    // The watch fell behind etcd's compaction.
-                    let compacted = resp.compact_revision();
-                    self.store
-                        .inner
-                        .compacted
-                        .fetch_max(compacted, Ordering::Relaxed);
-                    self.finish(Error::Compacted {
-                        requested: self.resume,
-                        compacted,
-                    });
-                    return;
-                }
-                Ok(Some(resp)) if resp.canceled() => {
-                    debug!(
-                        reason = resp.cancel_reason(),
-                        "etcd canceled the watch; re-opening"
-                    );
-                }
-                Ok(Some(resp)) => match self.deliver(&tx, &resp) {
-                    Flow::Continue => continue,
-                    Flow::Stop => return,
-                },
-                Ok(None) => debug!("etcd closed the watch; re-opening"),
-                Err(err) => debug!(error = %err, "watch failed; re-opening"),
-            }
-            // Re-open from the last delivered revision on any live member.
-            drop(stream);
-            let deadline = Instant::now() + self.store.inner.config.watch_retry_timeout;
-            match self.open_until(deadline).await {
-                Ok((reopened, _)) => {
-                    self.window_start = self.resume + 1;
-                    stream = reopened;
-                }
-                Err(err) => {
-                    self.finish(err);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn deliver(&mut self, tx: &mpsc::Sender<Event>, resp: &WatchResponse) -> Flow {
-        let events = resp.events();
-        if events.is_empty() {
-            // A progress notification: every event up to the header's
-            // revision was sent.
-            if !resp.created() {
-                if let Some(header) = resp.header() {
-                    self.resume = self.resume.max(header.revision());
-                }
-            }
-            return Flow::Continue;
-        }
-        for event in events {
-            let Some(kv) = event.kv() else { continue };
-            let revision = kv.mod_revision();
-            if revision < self.window_start {
-                continue;
-            }
-            let converted = Event {
-                kind: match event.event_type() {
-                    EventType::Put => EventKind::Put,
-                    EventType::Delete => EventKind::Delete,
-                },
-                kv: self.store.key_value(kv),
-                prev: event.prev_kv().map(|prev| self.store.key_value(prev)),
-            };
-            match tx.try_send(converted) {
-                Ok(()) => self.resume = self.resume.max(revision),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.finish(Error::Lagged {
-                        revision: self.resume,
-                    });
-                    return Flow::Stop;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => return Flow::Stop,
-            }
-        }
-        Flow::Continue
-    }
-
-    fn finish(&self, error: Error) {
-        debug!(%error, "watch ends");
-        *lock(&self.terminal) = Some(error);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The consumer's side of a watch: the buffered events, then the error that
-/// ended the watch.
-struct EventStream {
-    rx: mpsc::Receiver<Event>,
-    terminal: Arc<Mutex<Option<Error>>>,
-    done: bool,
-}
-
-impl Stream for EventStream {
-    type Item = Result<Event>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(event))),
-            Poll::Ready(None) => {
-                self.done = true;
-                // The pump always records why it stopped; if it could not
-                // (it panicked), still never end silently.
-                let error = lock(&self.terminal).take().unwrap_or(Error::Unavailable {
-                    message: "the watch ended unexpectedly".into(),
-                    source: None,
-                });
-                Poll::Ready(Some(Err(error)))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1362,24 +933,6 @@ mod tests {
     }
 
     #[test]
-    fn continue_tokens_round_trip_and_reject_garbage() {
-        let token = ContinueToken {
-            rev: 42,
-            start: "/pods/a\0".into(),
-        }
-        .encode();
-        let decoded = ContinueToken::decode(&token).expect("valid token");
-        assert_eq!(decoded.rev, 42);
-        assert_eq!(decoded.start, "/pods/a\0");
-        for bad in ["", "!!!", "e30", "eyJyZXYiOjAsInN0YXJ0IjoiIn0"] {
-            assert!(
-                matches!(ContinueToken::decode(bad), Err(Error::InvalidArgument(_))),
-                "{bad:?} accepted"
-            );
-        }
-    }
-
-    #[test]
     fn config_setters_chain() {
         let config = Config::default()
             .endpoints(["http://a:1", "http://b:2"])
@@ -1393,79 +946,5 @@ mod tests {
         assert_eq!(config.watch_buffer, 3);
         assert_eq!(config.request_timeout, Duration::from_millis(7));
         assert_eq!(Config::default().max_value_bytes, DEFAULT_MAX_VALUE_BYTES);
-    }
-
-    #[test]
-    fn etcd_errors_are_classified_by_code_and_message() {
-        use tonic::{Code, Status};
-        let cases = [
-            (
-                Code::OutOfRange,
-                "etcdserver: mvcc: required revision has been compacted",
-                Kind::Compacted,
-            ),
-            (
-                Code::OutOfRange,
-                "etcdserver: mvcc: required revision is a future revision",
-                Kind::FutureRevision,
-            ),
-            (
-                Code::InvalidArgument,
-                "etcdserver: request is too large",
-                Kind::TooLarge,
-            ),
-            (
-                Code::ResourceExhausted,
-                "grpc: received message larger than max (4194330 vs. 3145728)",
-                Kind::TooLarge,
-            ),
-            (Code::Unavailable, "etcdserver: no leader", Kind::NotSent),
-            (
-                Code::Unavailable,
-                "error trying to connect: tcp connect error: Connection refused (os error 111)",
-                Kind::NotSent,
-            ),
-            (
-                Code::Unavailable,
-                "etcdserver: request timed out",
-                Kind::Transient,
-            ),
-            (
-                Code::Unavailable,
-                "etcdserver: leader changed",
-                Kind::Transient,
-            ),
-            (Code::Unknown, "h2 protocol error", Kind::Transient),
-            (
-                Code::InvalidArgument,
-                "etcdserver: key is not provided",
-                Kind::Permanent,
-            ),
-            (
-                Code::PermissionDenied,
-                "etcdserver: permission denied",
-                Kind::Permanent,
-            ),
-        ];
-        for (code, message, kind) in cases {
-            let err = etcd_client::Error::GRpcStatus(Status::new(code, message));
-            assert_eq!(classify(&err), kind, "{code:?} {message:?}");
-        }
-        assert_eq!(
-            classify(&etcd_client::Error::InvalidArgs("x".into())),
-            Kind::Permanent
-        );
-    }
-
-    #[test]
-    fn connect_errors_may_be_retried_for_writes() {
-        assert!(is_connect_error(
-            "error trying to connect: tcp connect error: Connection refused (os error 111)"
-        ));
-        assert!(!is_connect_error("etcdserver: request timed out"));
-        assert!(Retry::Write.allows(Kind::NotSent));
-        assert!(!Retry::Write.allows(Kind::Transient));
-        assert!(Retry::Read.allows(Kind::Transient));
-        assert!(!Retry::Read.allows(Kind::Compacted));
     }
 }
