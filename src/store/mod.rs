@@ -34,6 +34,14 @@
 //! | `EtcdStore` (feature `etcd`) | state that must survive the process, or several API servers sharing one cluster |
 use std::pin::Pin;
 
+#[cfg(feature = "etcd")]
+pub mod etcd;
+#[cfg(all(feature = "etcd", feature = "test-util"))]
+pub mod etcd_process;
+
+#[cfg(feature = "etcd")]
+pub use etcd::EtcdStore;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
