@@ -34,6 +34,12 @@
 //! | `EtcdStore` (feature `etcd`) | state that must survive the process, or several API servers sharing one cluster |
 use std::pin::Pin;
 
+pub mod memory;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+
+pub use memory::MemoryStore;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;

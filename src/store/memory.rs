@@ -1,0 +1,926 @@
+//! The in-memory store: the default [`Store`](super::Store), with etcd's
+//! semantics and no process to run.
+//!
+//! [`MemoryStore`] keeps every key in process memory together with a bounded
+//! history of recent events. It is what tests, simulations and single-process
+//! products use; it starts in microseconds and a clone is a cheap handle to the
+//! same store.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use futures::StreamExt;
+//! use keelson::store::{EventKind, MemoryStore, Store};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), keelson::store::Error> {
+//! let store = MemoryStore::new();
+//! let created = store.create("/registry/pods/default/web-0", Bytes::from_static(b"v1")).await?;
+//!
+//! // Watch everything under the pods prefix from the creation on.
+//! let mut watch = store.watch("/registry/pods/", created.mod_revision).await?;
+//!
+//! // Compare-and-swap: the update names the revision it last saw.
+//! let updated = store
+//!     .update("/registry/pods/default/web-0", Bytes::from_static(b"v2"), created.mod_revision)
+//!     .await?;
+//! assert!(updated.mod_revision > created.mod_revision);
+//!
+//! // A stale revision is refused.
+//! let stale = store
+//!     .update("/registry/pods/default/web-0", Bytes::from_static(b"v3"), created.mod_revision)
+//!     .await;
+//! assert!(matches!(stale, Err(keelson::store::Error::Conflict { .. })));
+//!
+//! let event = watch.next().await.expect("the watch is open")?;
+//! assert_eq!(event.kind, EventKind::Put);
+//! assert_eq!(event.kv.value, "v2");
+//! assert_eq!(event.prev.map(|kv| kv.value), Some(Bytes::from_static(b"v1")));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # How it works, and what it costs
+//!
+//! - **Point operations** (`get`, `create`, `update`, `delete`) go to a hash
+//!   map; an ordered index of the keys, used by `list`, is only touched when a
+//!   key is created or deleted. A CAS update is one hash lookup under one lock.
+//! - **History** is an append-only log of events cut into chunks of
+//!   64 events. Every write appends exactly one event, so the event of revision
+//!   `r` is found by arithmetic. The log keeps at least [`Config::history`]
+//!   events; older chunks are dropped as new ones fill up. That is the
+//!   automatic compaction: reads and watches before the oldest retained
+//!   revision fail with [`Error::Compacted`](super::Error::Compacted).
+//! - **Reads at a past revision** start from the current keys and undo the
+//!   newer events of the range with their `prev` values, so a paginated list
+//!   keeps the revision of its first page for as long as that revision is
+//!   retained.
+//! - **Watches read the shared log by cursor.** A watcher holds its position
+//!   (a revision) and the chunk it is reading; it reads published events
+//!   without taking the store's lock and without any per-watcher copy of the
+//!   history. Writers wake the watchers of a matching prefix and never wait for
+//!   them.
+//! - **A slow watcher's buffer is its window on the shared log.** It may trail
+//!   the newest revision by as much as the retained history (at least
+//!   [`Config::history`] events); when the events it still needs have been
+//!   dropped, its stream yields [`Error::Lagged`](super::Error::Lagged) and
+//!   ends. Nothing is dropped silently, a writer never blocks on a watcher,
+//!   and a stalled watcher pins at most one chunk of memory.
+//!
+//! Watches stay open while a clone of the store (or another watch) lives;
+//! dropping every handle does not end them.
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::ops::Bound;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::{
+    Error, Event, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Store,
+    WatchStream, DEFAULT_MAX_VALUE_BYTES,
+};
+
+/// Events per chunk of the history log.
+const CHUNK: usize = 64;
+/// `CHUNK` as a revision distance.
+const CHUNK_REVS: Revision = CHUNK as Revision;
+/// How many non-matching events a watcher skips before it offers the runtime
+/// a chance to run other tasks.
+const SCAN_BUDGET: usize = 256;
+/// The prefix of continue tokens issued by this store (versioned so the format
+/// can change).
+const TOKEN_PREFIX: &str = "m1.";
+
+/// Settings of a [`MemoryStore`].
+///
+/// ```
+/// use keelson::store::memory::Config;
+///
+/// let config = Config::default().history(1_000).max_value_bytes(64 * 1024);
+/// assert_eq!(config.history, 1_000);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The largest value accepted, in bytes; bigger values get
+    /// [`Error::TooLarge`](super::Error::TooLarge). Default:
+    /// [`DEFAULT_MAX_VALUE_BYTES`] (1.5 MiB, as etcd).
+    pub max_value_bytes: usize,
+    /// How many recent events to keep for watch resumption and reads at past
+    /// revisions (rounded up to whole chunks of 64). Older history is compacted
+    /// automatically, and this is also how far a watcher may fall behind before
+    /// its stream ends with [`Error::Lagged`](super::Error::Lagged). Default:
+    /// 10,000.
+    pub history: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            history: 10_000,
+        }
+    }
+}
+
+impl Config {
+    /// Set the value size limit.
+    #[must_use]
+    pub fn max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Set how many events of history to keep.
+    #[must_use]
+    pub fn history(mut self, events: usize) -> Self {
+        self.history = events;
+        self
+    }
+}
+
+/// An in-memory [`Store`] with etcd's semantics. See the [module
+/// docs](self) for how it works.
+///
+/// Cloning is cheap and gives another handle to the same store.
+#[derive(Clone)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    state: Mutex<State>,
+}
+
+/// A key's state at some revision, without the key.
+#[derive(Clone, Debug)]
+struct Record {
+    value: Bytes,
+    create_revision: Revision,
+    mod_revision: Revision,
+    version: i64,
+}
+
+impl Record {
+    fn to_kv(&self, key: String) -> KeyValue {
+        KeyValue {
+            key,
+            value: self.value.clone(),
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            version: self.version,
+        }
+    }
+}
+
+/// A live key.
+struct Slot {
+    key: Arc<str>,
+    record: Record,
+}
+
+/// One entry of the history log.
+struct LogEvent {
+    kind: EventKind,
+    key: Arc<str>,
+    /// The key after the change (for a delete: empty value, zero create
+    /// revision and version, as etcd).
+    record: Record,
+    prev: Option<Record>,
+}
+
+impl LogEvent {
+    fn revision(&self) -> Revision {
+        self.record.mod_revision
+    }
+
+    fn to_event(&self) -> Event {
+        let key = String::from(&*self.key);
+        let prev = self.prev.as_ref().map(|p| p.to_kv(key.clone()));
+        Event {
+            kind: self.kind,
+            kv: self.record.to_kv(key),
+            prev,
+        }
+    }
+}
+
+/// `CHUNK` consecutive revisions of the log, from `base`. Each slot is written
+/// once, under the store lock; watchers read published slots without it.
+struct Chunk {
+    base: Revision,
+    slots: Box<[OnceLock<LogEvent>]>,
+}
+
+impl Chunk {
+    fn new(base: Revision) -> Self {
+        Self {
+            base,
+            slots: (0..CHUNK).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The event of `revision`, if it is in this chunk and published.
+    fn get(&self, revision: Revision) -> Option<&LogEvent> {
+        let index = usize::try_from(revision.checked_sub(self.base)?).ok()?;
+        self.slots.get(index)?.get()
+    }
+}
+
+/// The watchers of one prefix share a group, so that a write wakes only the
+/// watchers whose prefix matches its key.
+struct Group {
+    prefix: Box<str>,
+    notify: Notify,
+}
+
+struct State {
+    revision: Revision,
+    /// The revision of the last explicit `compact`.
+    compacted: Revision,
+    keys: HashMap<Arc<str>, Slot>,
+    /// The live keys in order, for `list`.
+    index: BTreeSet<Arc<str>>,
+    log: VecDeque<Arc<Chunk>>,
+    /// Watch groups with their watcher counts; a copy of the groups alone is
+    /// published in `notify` for writers to wake outside the lock.
+    groups: Vec<(Arc<Group>, usize)>,
+    notify: Arc<[Arc<Group>]>,
+}
+
+impl State {
+    /// The oldest revision whose event is still in the log.
+    fn log_start(&self) -> Revision {
+        self.log.front().map_or(self.revision + 1, |c| c.base)
+    }
+
+    /// The compacted revision: reads and watches from before it fail.
+    fn compacted(&self) -> Revision {
+        self.compacted.max(self.log_start() - 1)
+    }
+
+    /// The chunk holding `revision`, if retained.
+    fn chunk_for(&self, revision: Revision) -> Option<&Arc<Chunk>> {
+        let offset = revision.checked_sub(self.log_start())?;
+        self.log.get(usize::try_from(offset / CHUNK_REVS).ok()?)
+    }
+
+    fn event(&self, revision: Revision) -> Option<&LogEvent> {
+        self.chunk_for(revision)?.get(revision)
+    }
+
+    /// Append the event of the next revision and drop history beyond the
+    /// retention; returns the dropped chunks so they are freed after the lock
+    /// is released, and the groups to wake.
+    fn append(&mut self, event: LogEvent, history: usize) -> Appended {
+        let revision = event.revision();
+        debug_assert_eq!(revision, self.revision + 1);
+        self.revision = revision;
+        let needs_chunk = self.log.back().is_none_or(|c| c.base + CHUNK_REVS <= revision);
+        let mut dropped = None;
+        if needs_chunk {
+            // Keep at least `history` events besides the new chunk's.
+            while self.log.len() > 1 {
+                let second = self.log.get(1).map_or(revision, |c| c.base);
+                if usize::try_from(revision - second).unwrap_or(usize::MAX) < history {
+                    break;
+                }
+                dropped = self.log.pop_front();
+            }
+            if self.log.len() == 1 && history == 0 {
+                dropped = self.log.pop_front();
+            }
+            self.log.push_back(Arc::new(Chunk::new(revision)));
+        }
+        if let Some(chunk) = self.log.back() {
+            // The slot is fresh: revisions are appended once, in order.
+            let _ = chunk.slots[(revision - chunk.base) as usize % CHUNK].set(event);
+        }
+        let wake = if self.notify.is_empty() {
+            None
+        } else {
+            Some(self.notify.clone())
+        };
+        Appended { dropped, wake }
+    }
+
+    fn publish_groups(&mut self) {
+        self.notify = self.groups.iter().map(|(g, _)| g.clone()).collect();
+    }
+}
+
+/// What a write leaves to do once the lock is released.
+#[must_use]
+struct Appended {
+    dropped: Option<Arc<Chunk>>,
+    wake: Option<Arc<[Arc<Group>]>>,
+}
+
+impl Appended {
+    fn finish(self, key: &str) {
+        if let Some(groups) = self.wake {
+            for group in groups.iter() {
+                if key.starts_with(&*group.prefix) {
+                    group.notify.notify_waiters();
+                }
+            }
+        }
+        drop(self.dropped);
+    }
+}
+
+impl MemoryStore {
+    /// An empty store with the default [`Config`].
+    pub fn new() -> Self {
+        Self::with_config(Config::default())
+    }
+
+    /// An empty store with the given settings.
+    pub fn with_config(config: Config) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::new(State {
+                    revision: 0,
+                    compacted: 0,
+                    keys: HashMap::new(),
+                    index: BTreeSet::new(),
+                    log: VecDeque::new(),
+                    groups: Vec::new(),
+                    notify: Arc::new([]),
+                }),
+            }),
+        }
+    }
+
+    /// The store's settings.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The compacted revision: lists at an older revision and watches from an
+    /// older revision fail with [`Error::Compacted`](super::Error::Compacted).
+    pub fn compacted_revision(&self) -> Revision {
+        self.shared.lock().compacted()
+    }
+
+    fn check_write(&self, key: &str, value: &Bytes) -> Result<()> {
+        check_key(key)?;
+        let limit = self.shared.config.max_value_bytes;
+        if value.len() > limit {
+            return Err(Error::TooLarge {
+                key: key.to_owned(),
+                size: value.len(),
+                limit,
+            });
+        }
+        Ok(())
+    }
+
+    fn do_get(&self, key: &str) -> Result<KeyValue> {
+        check_key(key)?;
+        let state = self.shared.lock();
+        match state.keys.get(key) {
+            Some(slot) => Ok(slot.record.to_kv(key.to_owned())),
+            None => Err(not_found(key)),
+        }
+    }
+
+    fn do_create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.check_write(key, &value)?;
+        let mut guard = self.shared.lock();
+        let state = &mut *guard;
+        if state.keys.contains_key(key) {
+            return Err(Error::AlreadyExists {
+                key: key.to_owned(),
+            });
+        }
+        let revision = state.revision + 1;
+        let record = Record {
+            value,
+            create_revision: revision,
+            mod_revision: revision,
+            version: 1,
+        };
+        let shared_key: Arc<str> = Arc::from(key);
+        state.index.insert(shared_key.clone());
+        state.keys.insert(
+            shared_key.clone(),
+            Slot {
+                key: shared_key.clone(),
+                record: record.clone(),
+            },
+        );
+        let kv = record.to_kv(key.to_owned());
+        let event = LogEvent {
+            kind: EventKind::Put,
+            key: shared_key,
+            record,
+            prev: None,
+        };
+        let appended = state.append(event, self.shared.config.history);
+        drop(guard);
+        appended.finish(key);
+        Ok(kv)
+    }
+
+    fn do_update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
+        self.check_write(key, &value)?;
+        let mut guard = self.shared.lock();
+        let state = &mut *guard;
+        let Some(slot) = state.keys.get_mut(key) else {
+            return Err(not_found(key));
+        };
+        if slot.record.mod_revision != expected {
+            return Err(Error::Conflict {
+                key: key.to_owned(),
+                expected,
+                current: slot.record.mod_revision,
+            });
+        }
+        let revision = state.revision + 1;
+        let record = Record {
+            value,
+            create_revision: slot.record.create_revision,
+            mod_revision: revision,
+            version: slot.record.version + 1,
+        };
+        let prev = std::mem::replace(&mut slot.record, record.clone());
+        let kv = record.to_kv(key.to_owned());
+        let event = LogEvent {
+            kind: EventKind::Put,
+            key: slot.key.clone(),
+            record,
+            prev: Some(prev),
+        };
+        let appended = state.append(event, self.shared.config.history);
+        drop(guard);
+        appended.finish(key);
+        Ok(kv)
+    }
+
+    fn do_delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
+        check_key(key)?;
+        let mut guard = self.shared.lock();
+        let state = &mut *guard;
+        let Some(slot) = state.keys.get(key) else {
+            return Err(not_found(key));
+        };
+        if let Some(expected) = expected {
+            if slot.record.mod_revision != expected {
+                return Err(Error::Conflict {
+                    key: key.to_owned(),
+                    expected,
+                    current: slot.record.mod_revision,
+                });
+            }
+        }
+        let Some(slot) = state.keys.remove(key) else {
+            return Err(not_found(key));
+        };
+        state.index.remove(key);
+        let revision = state.revision + 1;
+        let kv = slot.record.to_kv(key.to_owned());
+        let event = LogEvent {
+            kind: EventKind::Delete,
+            key: slot.key,
+            record: Record {
+                value: Bytes::new(),
+                create_revision: 0,
+                mod_revision: revision,
+                version: 0,
+            },
+            prev: Some(slot.record),
+        };
+        let appended = state.append(event, self.shared.config.history);
+        drop(guard);
+        appended.finish(key);
+        Ok(kv)
+    }
+
+    fn do_list(&self, prefix: &str, options: &ListOptions) -> Result<ListResult> {
+        let (requested, after) = match &options.continue_token {
+            Some(token) => {
+                let (revision, key) = decode_token(token)?;
+                if !key.starts_with(prefix) {
+                    return Err(Error::InvalidArgument(format!(
+                        "continue token does not belong to a list of prefix {prefix:?}"
+                    )));
+                }
+                if options.revision != 0 && options.revision != revision {
+                    return Err(Error::InvalidArgument(format!(
+                        "continue token is for revision {revision}, not {}",
+                        options.revision
+                    )));
+                }
+                (revision, Some(key))
+            }
+            None => (options.revision, None),
+        };
+        let state = self.shared.lock();
+        let current = state.revision;
+        let at = if requested == 0 { current } else { requested };
+        if at > current {
+            return Err(Error::FutureRevision {
+                requested: at,
+                current,
+            });
+        }
+        if at < state.compacted() {
+            return Err(Error::Compacted {
+                requested: at,
+                compacted: state.compacted(),
+            });
+        }
+        let lower = match &after {
+            Some(key) => Bound::Excluded(key.as_str()),
+            None => Bound::Included(prefix),
+        };
+        let in_range = |key: &str| {
+            key.starts_with(prefix)
+                && match lower {
+                    Bound::Excluded(after) => key > after,
+                    _ => true,
+                }
+        };
+        // The keys written after `at`, with their state at `at` (None: absent).
+        // Walking back, the oldest newer event's `prev` is written last.
+        let mut undo: BTreeMap<&str, Option<&Record>> = BTreeMap::new();
+        let mut revision = current;
+        while revision > at {
+            if let Some(event) = state.event(revision) {
+                if in_range(&event.key) {
+                    undo.insert(&event.key, event.prev.as_ref());
+                }
+            }
+            revision -= 1;
+        }
+        let live = state
+            .index
+            .range::<str, _>((lower, Bound::Unbounded))
+            .map(|k| &**k)
+            .take_while(|k| k.starts_with(prefix))
+            .map(|k| (k, state.keys.get(k).map(|s| &s.record)));
+        let mut merged = Merge {
+            live: live.peekable(),
+            undo: undo.into_iter().peekable(),
+        };
+        let limit = if options.limit == 0 {
+            usize::MAX
+        } else {
+            options.limit
+        };
+        let mut items = Vec::new();
+        let mut continue_token = None;
+        let mut remaining = 0i64;
+        for (key, record) in merged.by_ref() {
+            if items.len() == limit {
+                remaining = 1;
+                continue_token = items
+                    .last()
+                    .map(|kv: &KeyValue| encode_token(at, &kv.key));
+                break;
+            }
+            items.push(record.to_kv(key.to_owned()));
+        }
+        if continue_token.is_some() {
+            remaining += merged.count() as i64;
+        }
+        Ok(ListResult {
+            items,
+            revision: at,
+            continue_token,
+            remaining: Some(remaining),
+        })
+    }
+
+    fn do_watch(&self, prefix: &str, from: Revision) -> Result<WatchStream> {
+        let mut state = self.shared.lock();
+        let current = state.revision;
+        if from > current {
+            return Err(Error::FutureRevision {
+                requested: from,
+                current,
+            });
+        }
+        if from != 0 && from < state.compacted() {
+            return Err(Error::Compacted {
+                requested: from,
+                compacted: state.compacted(),
+            });
+        }
+        let next = if from == 0 { current + 1 } else { from + 1 };
+        let existing = state
+            .groups
+            .iter_mut()
+            .find(|(g, _)| &*g.prefix == prefix);
+        let group = match existing {
+            Some((group, count)) => {
+                *count += 1;
+                group.clone()
+            }
+            None => {
+                let group = Arc::new(Group {
+                    prefix: prefix.into(),
+                    notify: Notify::new(),
+                });
+                state.groups.push((group.clone(), 1));
+                state.publish_groups();
+                group
+            }
+        };
+        let chunk = state.chunk_for(next).cloned();
+        drop(state);
+        let watcher = Watcher {
+            shared: self.shared.clone(),
+            group,
+            cursor: Cursor { next, chunk },
+        };
+        Ok(watcher.into_stream())
+    }
+
+    fn do_compact(&self, revision: Revision) -> Result<()> {
+        let mut state = self.shared.lock();
+        if revision > state.revision {
+            return Err(Error::FutureRevision {
+                requested: revision,
+                current: state.revision,
+            });
+        }
+        let compacted = state.compacted();
+        if revision <= compacted {
+            return Err(Error::Compacted {
+                requested: revision,
+                compacted,
+            });
+        }
+        state.compacted = revision;
+        let mut dropped = Vec::new();
+        while let Some(front) = state.log.front() {
+            if front.base + CHUNK_REVS - 1 > revision {
+                break;
+            }
+            dropped.extend(state.log.pop_front());
+        }
+        drop(state);
+        drop(dropped);
+        Ok(())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("MemoryStore")
+            .field("revision", &state.revision)
+            .field("compacted", &state.compacted())
+            .field("keys", &state.keys.len())
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding the lock; if it ever did, the state is
+        // still consistent between operations, so keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<KeyValue> {
+        self.do_get(key)
+    }
+
+    async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult> {
+        self.do_list(prefix, &options)
+    }
+
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.do_create(key, value)
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
+        self.do_update(key, value, expected)
+    }
+
+    async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
+        self.do_delete(key, expected)
+    }
+
+    async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream> {
+        self.do_watch(prefix, from_revision)
+    }
+
+    async fn current_revision(&self) -> Result<Revision> {
+        Ok(self.shared.lock().revision)
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        self.do_compact(revision)
+    }
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("empty key".to_owned()));
+    }
+    Ok(())
+}
+
+fn not_found(key: &str) -> Error {
+    Error::NotFound {
+        key: key.to_owned(),
+    }
+}
+
+/// Merges the live keys of a range with the undo map of a past read, in key
+/// order; yields the keys present at the read revision.
+struct Merge<'a, L: Iterator<Item = (&'a str, Option<&'a Record>)>> {
+    live: std::iter::Peekable<L>,
+    undo: std::iter::Peekable<std::collections::btree_map::IntoIter<&'a str, Option<&'a Record>>>,
+}
+
+impl<'a, L: Iterator<Item = (&'a str, Option<&'a Record>)>> Iterator for Merge<'a, L> {
+    type Item = (&'a str, &'a Record);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let take_undo = match (self.live.peek(), self.undo.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((l, _)), Some((u, _))) => {
+                    if l == u {
+                        // The past state wins over the live one.
+                        self.live.next();
+                        true
+                    } else {
+                        u < l
+                    }
+                }
+            };
+            let (key, record) = if take_undo {
+                self.undo.next()?
+            } else {
+                self.live.next()?
+            };
+            if let Some(record) = record {
+                return Some((key, record));
+            }
+        }
+    }
+}
+
+/// A continue token: the list's revision and the last key returned, hex
+/// encoded so the token is plain ASCII.
+fn encode_token(revision: Revision, key: &str) -> String {
+    use std::fmt::Write;
+    let mut token = String::with_capacity(TOKEN_PREFIX.len() + 21 + key.len() * 2);
+    token.push_str(TOKEN_PREFIX);
+    let _ = write!(token, "{revision}.");
+    for byte in key.bytes() {
+        let _ = write!(token, "{byte:02x}");
+    }
+    token
+}
+
+fn decode_token(token: &str) -> Result<(Revision, String)> {
+    let invalid = || Error::InvalidArgument(format!("malformed continue token {token:?}"));
+    let rest = token.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
+    let (revision, hex) = rest.split_once('.').ok_or_else(invalid)?;
+    let revision: Revision = revision.parse().map_err(|_| invalid())?;
+    if revision < 0 || hex.len() % 2 != 0 || !hex.is_ascii() {
+        return Err(invalid());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| invalid())?;
+    let key = String::from_utf8(bytes).map_err(|_| invalid())?;
+    Ok((revision, key))
+}
+
+/// A watch: a position in the shared log and the group it is woken by.
+struct Watcher {
+    shared: Arc<Shared>,
+    group: Arc<Group>,
+    cursor: Cursor,
+}
+
+struct Cursor {
+    /// The next revision to look at.
+    next: Revision,
+    /// The chunk holding `next`, once fetched.
+    chunk: Option<Arc<Chunk>>,
+}
+
+/// What a look at the log found.
+enum Step {
+    Event(Event),
+    /// The events the watcher needs are gone; it saw everything up to this
+    /// revision.
+    Lagged(Revision),
+    /// Nothing new yet.
+    Empty,
+    /// Scanned many events of other prefixes; yield before going on.
+    Busy,
+}
+
+impl Cursor {
+    fn step(&mut self, shared: &Shared, prefix: &str) -> Step {
+        let mut skipped = 0;
+        loop {
+            if let Some(chunk) = &self.chunk {
+                if self.next < chunk.base + CHUNK_REVS {
+                    let Some(event) = chunk.get(self.next) else {
+                        return Step::Empty;
+                    };
+                    self.next += 1;
+                    if event.key.starts_with(prefix) {
+                        return Step::Event(event.to_event());
+                    }
+                    skipped += 1;
+                    if skipped == SCAN_BUDGET {
+                        return Step::Busy;
+                    }
+                    continue;
+                }
+                self.chunk = None;
+            }
+            let state = shared.lock();
+            if self.next < state.log_start() {
+                return Step::Lagged(self.next - 1);
+            }
+            match state.chunk_for(self.next) {
+                Some(chunk) => self.chunk = Some(chunk.clone()),
+                None => return Step::Empty,
+            }
+        }
+    }
+}
+
+impl Watcher {
+    fn into_stream(self) -> WatchStream {
+        Box::pin(futures::stream::unfold(Some(self), |watcher| async move {
+            let mut w = watcher?;
+            loop {
+                let step = match w.cursor.step(&w.shared, &w.group.prefix) {
+                    Step::Empty => {
+                        // Register for a wake-up, then look again: a write
+                        // between the two looks wakes us.
+                        let notified = w.group.notify.notified();
+                        let mut notified = std::pin::pin!(notified);
+                        notified.as_mut().enable();
+                        let step = w.cursor.step(&w.shared, &w.group.prefix);
+                        if let Step::Empty = step {
+                            notified.await;
+                            continue;
+                        }
+                        step
+                    }
+                    step => step,
+                };
+                match step {
+                    Step::Event(event) => return Some((Ok(event), Some(w))),
+                    Step::Lagged(revision) => {
+                        tracing::debug!(prefix = %w.group.prefix, revision, "memory store watcher lagged");
+                        return Some((Err(Error::Lagged { revision }), None));
+                    }
+                    Step::Busy => tokio::task::coop::consume_budget().await,
+                    Step::Empty => {}
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        let Some(position) = state
+            .groups
+            .iter()
+            .position(|(g, _)| Arc::ptr_eq(g, &self.group))
+        else {
+            return;
+        };
+        let count = &mut state.groups[position].1;
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            state.groups.swap_remove(position);
+            state.publish_groups();
+        }
+    }
+}
