@@ -70,11 +70,16 @@
 //! dropping every handle does not end them.
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::ops::Bound;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 
 use super::{
@@ -233,7 +238,7 @@ impl Chunk {
 /// watchers whose prefix matches its key.
 struct Group {
     prefix: Box<str>,
-    notify: Notify,
+    notify: Arc<Notify>,
 }
 
 struct State {
@@ -624,7 +629,7 @@ impl MemoryStore {
             None => {
                 let group = Arc::new(Group {
                     prefix: prefix.into(),
-                    notify: Notify::new(),
+                    notify: Arc::new(Notify::new()),
                 });
                 state.groups.push((group.clone(), 1));
                 state.publish_groups();
@@ -873,36 +878,73 @@ impl Cursor {
 
 impl Watcher {
     fn into_stream(self) -> WatchStream {
-        Box::pin(futures::stream::unfold(Some(self), |watcher| async move {
-            let mut w = watcher?;
-            loop {
-                let step = match w.cursor.step(&w.shared, &w.group.prefix) {
-                    Step::Empty => {
-                        // Register for a wake-up, then look again: a write
-                        // between the two looks wakes us.
-                        let notified = w.group.notify.notified();
-                        let mut notified = std::pin::pin!(notified);
-                        notified.as_mut().enable();
-                        let step = w.cursor.step(&w.shared, &w.group.prefix);
-                        if let Step::Empty = step {
-                            notified.await;
+        let sleep = Box::pin(self.group.notify.clone().notified_owned());
+        Box::pin(Watch {
+            watcher: self,
+            sleep,
+            sleeping: false,
+            done: false,
+        })
+    }
+}
+
+/// The stream of a watch. Hand-written rather than an `async` block so that a
+/// delivery moves nothing but the event.
+struct Watch {
+    watcher: Watcher,
+    /// The wake-up being waited for, when `sleeping`; its box is reused.
+    sleep: Pin<Box<OwnedNotified>>,
+    sleeping: bool,
+    done: bool,
+}
+
+impl Stream for Watch {
+    type Item = Result<Event>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let w = &mut this.watcher;
+        loop {
+            if this.sleeping {
+                if this.sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.sleeping = false;
+            }
+            let step = match w.cursor.step(&w.shared, &w.group.prefix) {
+                Step::Empty => {
+                    // A future from `notified_owned` sees every
+                    // `notify_waiters` after its creation: create it, then
+                    // look again, so a write between the two looks wakes us.
+                    this.sleep.set(w.group.notify.clone().notified_owned());
+                    match w.cursor.step(&w.shared, &w.group.prefix) {
+                        Step::Empty => {
+                            this.sleeping = true;
                             continue;
                         }
-                        step
+                        step => step,
                     }
-                    step => step,
-                };
-                match step {
-                    Step::Event(event) => return Some((Ok(event), Some(w))),
-                    Step::Lagged(revision) => {
-                        tracing::debug!(prefix = %w.group.prefix, revision, "memory store watcher lagged");
-                        return Some((Err(Error::Lagged { revision }), None));
-                    }
-                    Step::Busy => tokio::task::coop::consume_budget().await,
-                    Step::Empty => {}
                 }
+                step => step,
+            };
+            match step {
+                Step::Event(event) => return Poll::Ready(Some(Ok(event))),
+                Step::Lagged(revision) => {
+                    tracing::debug!(prefix = %w.group.prefix, revision, "memory store watcher lagged");
+                    this.done = true;
+                    return Poll::Ready(Some(Err(Error::Lagged { revision })));
+                }
+                Step::Busy => {
+                    // Let other tasks run before scanning further.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Step::Empty => {}
             }
-        }))
+        }
     }
 }
 

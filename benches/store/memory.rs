@@ -1,0 +1,324 @@
+//! MemoryStore figures: CAS update throughput, and watch fan-out to 1,000
+//! watchers beside a naive `tokio::sync::broadcast` baseline.
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use keelson::store::memory::Config;
+use keelson::store::{Event, EventKind, KeyValue, MemoryStore, Revision, Store};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+const KEYS: usize = 100_000;
+const VALUE_BYTES: usize = 256;
+const WATCHERS: usize = 1_000;
+const PACED_UPDATES: usize = 1_000;
+const PACED_WARMUP: usize = 50;
+const UNPACED_UPDATES: usize = 20_000;
+const TRIALS: usize = 3;
+const WATCH_KEY: &str = "/registry/pods/default/web-0";
+const WATCH_PREFIX: &str = "/registry/pods/";
+
+/// Runs every figure, or those named by the command line's filters (`cargo
+/// bench --bench store -- fanout`).
+pub fn run() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    if wanted("update") {
+        update();
+    }
+    if wanted("paced") {
+        paced();
+    }
+    if wanted("unpaced") {
+        unpaced();
+    }
+}
+
+fn report(name: &str, value: f64, unit: &str) {
+    if value >= 1000.0 {
+        println!("bench {name}: {value:.0} {unit}");
+    } else {
+        println!("bench {name}: {value:.3} {unit}");
+    }
+}
+
+/// A 256-byte value whose first 16 bytes carry a sequence number and a send
+/// time (nanoseconds since `base`).
+fn value(seq: u64, base: Instant) -> Bytes {
+    let mut buf = vec![0u8; VALUE_BYTES];
+    buf[..8].copy_from_slice(&seq.to_le_bytes());
+    let sent = base.elapsed().as_nanos() as u64;
+    buf[8..16].copy_from_slice(&sent.to_le_bytes());
+    Bytes::from(buf)
+}
+
+fn stamp(value: &[u8]) -> (u64, u64) {
+    let seq = u64::from_le_bytes(value[..8].try_into().expect("8 bytes"));
+    let sent = u64::from_le_bytes(value[8..16].try_into().expect("8 bytes"));
+    (seq, sent)
+}
+
+/// Single-key CAS updates on one core: 100,000 keys of 256 bytes, no watchers.
+fn update() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let best = rt.block_on(async {
+        let store = MemoryStore::new();
+        let base = Instant::now();
+        let keys: Vec<String> = (0..KEYS).map(|i| format!("/registry/configmaps/default/cm-{i:06}")).collect();
+        let mut revisions: Vec<Revision> = Vec::with_capacity(KEYS);
+        for (i, key) in keys.iter().enumerate() {
+            let kv = store.create(key, value(i as u64, base)).await.expect("create");
+            revisions.push(kv.mod_revision);
+        }
+        let mut best = 0.0f64;
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut seq = 0u64;
+        for _ in 0..TRIALS {
+            let start = Instant::now();
+            let mut ops = 0u64;
+            while start.elapsed() < Duration::from_millis(1000) {
+                for _ in 0..10_000 {
+                    // xorshift: keys in a random order.
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let i = (x % KEYS as u64) as usize;
+                    seq += 1;
+                    let mut buf = vec![0u8; VALUE_BYTES];
+                    buf[..8].copy_from_slice(&seq.to_le_bytes());
+                    let kv = store
+                        .update(&keys[i], Bytes::from(buf), revisions[i])
+                        .await
+                        .expect("update");
+                    revisions[i] = kv.mod_revision;
+                }
+                ops += 10_000;
+            }
+            best = best.max(ops as f64 / start.elapsed().as_secs_f64());
+        }
+        best
+    });
+    report("memory_update", best, "updates/s");
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index] as f64 / 1e6
+}
+
+fn paced() {
+    let rt = multi_thread();
+    let mut memory_paced = rt.block_on(memory_paced());
+    let mut broadcast_paced = rt.block_on(broadcast_paced());
+    memory_paced.sort_unstable();
+    broadcast_paced.sort_unstable();
+    report("memory_watch_fanout_paced_p50", percentile(&memory_paced, 0.50), "ms");
+    report("memory_watch_fanout_paced_p99", percentile(&memory_paced, 0.99), "ms");
+    report("broadcast_baseline_paced_p50", percentile(&broadcast_paced, 0.50), "ms");
+    report("broadcast_baseline_paced_p99", percentile(&broadcast_paced, 0.99), "ms");
+}
+
+fn unpaced() {
+    let rt = multi_thread();
+    let only_memory = std::env::var_os("BENCH_ONLY_MEMORY").is_some();
+
+    let mut memory_best = 0.0f64;
+    let mut broadcast_best = 0.0f64;
+    for _ in 0..TRIALS {
+        memory_best = memory_best.max(rt.block_on(memory_unpaced()));
+        if !only_memory {
+            broadcast_best = broadcast_best.max(rt.block_on(broadcast_unpaced()));
+        }
+    }
+    report("memory_watch_fanout_unpaced", memory_best, "deliveries/s");
+    report("broadcast_baseline_unpaced", broadcast_best, "deliveries/s");
+    report(
+        "memory_watch_fanout_unpaced_ratio",
+        memory_best / broadcast_best,
+        "x",
+    );
+}
+
+/// The event the baseline sends: what a store watcher would receive.
+fn baseline_event(revision: Revision, value: Bytes, prev: Bytes) -> Event {
+    Event {
+        kind: EventKind::Put,
+        kv: KeyValue {
+            key: WATCH_KEY.to_owned(),
+            value,
+            create_revision: 1,
+            mod_revision: revision,
+            version: revision,
+        },
+        prev: Some(KeyValue {
+            key: WATCH_KEY.to_owned(),
+            value: prev,
+            create_revision: 1,
+            mod_revision: revision - 1,
+            version: revision - 1,
+        }),
+    }
+}
+
+/// Latencies (ns) of every delivery after the warm-up, all watchers together.
+async fn memory_paced() -> Vec<u64> {
+    let store = MemoryStore::new();
+    let base = Instant::now();
+    let first = store.create(WATCH_KEY, value(0, base)).await.expect("create");
+    let mut tasks = Vec::new();
+    for _ in 0..WATCHERS {
+        let mut watch = store.watch(WATCH_PREFIX, 0).await.expect("watch");
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(PACED_UPDATES);
+            for _ in 0..PACED_UPDATES {
+                let event = watch.next().await.expect("open").expect("no lag");
+                let (seq, sent) = stamp(&event.kv.value);
+                if seq as usize > PACED_WARMUP {
+                    latencies.push(base.elapsed().as_nanos() as u64 - sent);
+                }
+            }
+            latencies
+        }));
+    }
+    let writer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut revision = first.mod_revision;
+        for seq in 1..=PACED_UPDATES as u64 {
+            tick.tick().await;
+            revision = store
+                .update(WATCH_KEY, value(seq, base), revision)
+                .await
+                .expect("update")
+                .mod_revision;
+        }
+    });
+    writer.await.expect("writer");
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("watcher"));
+    }
+    all
+}
+
+async fn broadcast_paced() -> Vec<u64> {
+    let (tx, _) = broadcast::channel::<Event>(1024);
+    let base = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..WATCHERS {
+        let mut rx = tx.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(PACED_UPDATES);
+            for _ in 0..PACED_UPDATES {
+                let event = rx.recv().await.expect("no lag");
+                let (seq, sent) = stamp(&event.kv.value);
+                if seq as usize > PACED_WARMUP {
+                    latencies.push(base.elapsed().as_nanos() as u64 - sent);
+                }
+            }
+            latencies
+        }));
+    }
+    let writer = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut prev = value(0, base);
+        for seq in 1..=PACED_UPDATES as u64 {
+            tick.tick().await;
+            let value = value(seq, base);
+            let _ = tx.send(baseline_event(seq as Revision + 1, value.clone(), prev));
+            prev = value;
+        }
+    });
+    writer.await.expect("writer");
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("receiver"));
+    }
+    all
+}
+
+/// Deliveries per second, every watcher receiving every update, as fast as
+/// the writer can go. The history holds every update, so nothing may lag.
+async fn memory_unpaced() -> f64 {
+    let store = MemoryStore::with_config(Config::default().history(UNPACED_UPDATES + 1024));
+    let base = Instant::now();
+    let first = store.create(WATCH_KEY, value(0, base)).await.expect("create");
+    let mut tasks = Vec::new();
+    for _ in 0..WATCHERS {
+        let mut watch = store.watch(WATCH_PREFIX, first.mod_revision).await.expect("watch");
+        tasks.push(tokio::spawn(async move {
+            let mut expect = first.mod_revision + 1;
+            for _ in 0..UNPACED_UPDATES {
+                let event = watch.next().await.expect("open").expect("lossless");
+                assert_eq!(event.revision(), expect, "gap-free");
+                expect += 1;
+            }
+        }));
+    }
+    let start = Instant::now();
+    let writer = tokio::spawn(async move {
+        let mut revision = first.mod_revision;
+        for seq in 1..=UNPACED_UPDATES as u64 {
+            revision = store
+                .update(WATCH_KEY, value(seq, base), revision)
+                .await
+                .expect("update")
+                .mod_revision;
+        }
+    });
+    writer.await.expect("writer");
+    for task in tasks {
+        task.await.expect("watcher");
+    }
+    (UNPACED_UPDATES * WATCHERS) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn broadcast_unpaced() -> f64 {
+    let (tx, _) = broadcast::channel::<Event>((UNPACED_UPDATES + 1024).next_power_of_two());
+    let base = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..WATCHERS {
+        let mut rx = tx.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let mut expect = 2;
+            for _ in 0..UNPACED_UPDATES {
+                let event = rx.recv().await.expect("lossless");
+                assert_eq!(event.revision(), expect, "gap-free");
+                expect += 1;
+            }
+        }));
+    }
+    let start = Instant::now();
+    let writer = tokio::spawn(async move {
+        let mut prev = value(0, base);
+        for seq in 1..=UNPACED_UPDATES as u64 {
+            let value = value(seq, base);
+            let _ = tx.send(baseline_event(seq as Revision + 1, value.clone(), prev));
+            prev = value;
+        }
+    });
+    writer.await.expect("writer");
+    for task in tasks {
+        task.await.expect("receiver");
+    }
+    (UNPACED_UPDATES * WATCHERS) as f64 / start.elapsed().as_secs_f64()
+}
