@@ -26,7 +26,8 @@ pub fn run() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     if std::env::var("BENCH_ONLY").as_deref() == Ok("floor") {
         floor();
         return;
@@ -116,10 +117,15 @@ fn update() {
     let best = rt.block_on(async {
         let store = MemoryStore::new();
         let base = Instant::now();
-        let keys: Vec<String> = (0..KEYS).map(|i| format!("/registry/configmaps/default/cm-{i:06}")).collect();
+        let keys: Vec<String> = (0..KEYS)
+            .map(|i| format!("/registry/configmaps/default/cm-{i:06}"))
+            .collect();
         let mut revisions: Vec<Revision> = Vec::with_capacity(KEYS);
         for (i, key) in keys.iter().enumerate() {
-            let kv = store.create(key, value(i as u64, base)).await.expect("create");
+            let kv = store
+                .create(key, value(i as u64, base))
+                .await
+                .expect("create");
             revisions.push(kv.mod_revision);
         }
         let mut best = (0.0f64, 0.0f64);
@@ -158,7 +164,12 @@ fn update() {
 
 fn multi_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::env::var("BENCH_WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2))
+        .worker_threads(
+            std::env::var("BENCH_WORKERS")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(2),
+        )
         .enable_all()
         .build()
         .expect("runtime")
@@ -178,10 +189,26 @@ fn paced() {
     let mut broadcast_paced = rt.block_on(broadcast_paced());
     memory_paced.sort_unstable();
     broadcast_paced.sort_unstable();
-    report("memory_watch_fanout_paced_p50", percentile(&memory_paced, 0.50), "ms");
-    report("memory_watch_fanout_paced_p99", percentile(&memory_paced, 0.99), "ms");
-    report("broadcast_baseline_paced_p50", percentile(&broadcast_paced, 0.50), "ms");
-    report("broadcast_baseline_paced_p99", percentile(&broadcast_paced, 0.99), "ms");
+    report(
+        "memory_watch_fanout_paced_p50",
+        percentile(&memory_paced, 0.50),
+        "ms",
+    );
+    report(
+        "memory_watch_fanout_paced_p99",
+        percentile(&memory_paced, 0.99),
+        "ms",
+    );
+    report(
+        "broadcast_baseline_paced_p50",
+        percentile(&broadcast_paced, 0.50),
+        "ms",
+    );
+    report(
+        "broadcast_baseline_paced_p99",
+        percentile(&broadcast_paced, 0.99),
+        "ms",
+    );
 }
 
 fn unpaced() {
@@ -203,10 +230,26 @@ fn unpaced() {
     }
     report("memory_watch_fanout_unpaced", memory.0, "deliveries/s");
     report("broadcast_baseline_unpaced", baseline.0, "deliveries/s");
-    report("memory_watch_fanout_unpaced_ratio", memory.0 / baseline.0, "x");
-    report("memory_watch_fanout_unpaced_per_cpu_second", memory.1, "deliveries/cpu-s");
-    report("broadcast_baseline_unpaced_per_cpu_second", baseline.1, "deliveries/cpu-s");
-    report("memory_watch_fanout_unpaced_cpu_ratio", memory.1 / baseline.1, "x");
+    report(
+        "memory_watch_fanout_unpaced_ratio",
+        memory.0 / baseline.0,
+        "x",
+    );
+    report(
+        "memory_watch_fanout_unpaced_per_cpu_second",
+        memory.1,
+        "deliveries/cpu-s",
+    );
+    report(
+        "broadcast_baseline_unpaced_per_cpu_second",
+        baseline.1,
+        "deliveries/cpu-s",
+    );
+    report(
+        "memory_watch_fanout_unpaced_cpu_ratio",
+        memory.1 / baseline.1,
+        "x",
+    );
 }
 
 /// The event the baseline sends: what a store watcher would receive.
@@ -234,7 +277,10 @@ fn baseline_event(revision: Revision, value: Bytes, prev: Bytes) -> Event {
 async fn memory_paced() -> Vec<u64> {
     let store = MemoryStore::new();
     let base = Instant::now();
-    let first = store.create(WATCH_KEY, value(0, base)).await.expect("create");
+    let first = store
+        .create(WATCH_KEY, value(0, base))
+        .await
+        .expect("create");
     let mut tasks = Vec::new();
     for _ in 0..WATCHERS {
         let mut watch = store.watch(WATCH_PREFIX, 0).await.expect("watch");
@@ -313,16 +359,21 @@ async fn broadcast_paced() -> Vec<u64> {
 async fn memory_unpaced() -> (f64, f64) {
     let store = MemoryStore::with_config(Config::default().history(UNPACED_UPDATES + 1024));
     let base = Instant::now();
-    let first = store.create(WATCH_KEY, value(0, base)).await.expect("create");
+    let first = store
+        .create(WATCH_KEY, value(0, base))
+        .await
+        .expect("create");
     let mut tasks = Vec::new();
     for _ in 0..WATCHERS {
-        let mut watch = store.watch(WATCH_PREFIX, first.mod_revision).await.expect("watch");
+        let mut watch = store
+            .watch(WATCH_PREFIX, first.mod_revision)
+            .await
+            .expect("watch");
         tasks.push(tokio::spawn(async move {
-            let mut expect = first.mod_revision + 1;
-            for _ in 0..UNPACED_UPDATES {
+            let from = first.mod_revision + 1;
+            for expect in from..from + UNPACED_UPDATES as Revision {
                 let event = watch.next().await.expect("open").expect("lossless");
                 assert_eq!(event.revision(), expect, "gap-free");
-                expect += 1;
             }
         }));
     }
@@ -351,11 +402,9 @@ async fn broadcast_unpaced() -> (f64, f64) {
     for _ in 0..WATCHERS {
         let mut rx = tx.subscribe();
         tasks.push(tokio::spawn(async move {
-            let mut expect = 2;
-            for _ in 0..UNPACED_UPDATES {
+            for expect in 2..2 + UNPACED_UPDATES as Revision {
                 let event = rx.recv().await.expect("lossless");
                 assert_eq!(event.revision(), expect, "gap-free");
-                expect += 1;
             }
         }));
     }

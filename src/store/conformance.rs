@@ -123,8 +123,16 @@ pub async fn prefix_isolation<S: Store>(store: &S) {
     for key in ["/a", "/a/1", "/a/2", "/ab", "/ab/1", "/b/1"] {
         must(CASE, "create", store.create(key, val(key))).await;
     }
-    assert_eq!(keys_of(CASE, store, "/a/").await, ["/a/1", "/a/2"], "{CASE}");
-    assert_eq!(keys_of(CASE, store, "/ab").await, ["/ab", "/ab/1"], "{CASE}");
+    assert_eq!(
+        keys_of(CASE, store, "/a/").await,
+        ["/a/1", "/a/2"],
+        "{CASE}"
+    );
+    assert_eq!(
+        keys_of(CASE, store, "/ab").await,
+        ["/ab", "/ab/1"],
+        "{CASE}"
+    );
     assert_eq!(
         keys_of(CASE, store, "/a").await,
         ["/a", "/a/1", "/a/2", "/ab", "/ab/1"],
@@ -138,7 +146,12 @@ pub async fn prefix_isolation<S: Store>(store: &S) {
 
     let mut watch = must(CASE, "watch", store.watch("/a/", 0)).await;
     let ab = must(CASE, "get", store.get("/ab/1")).await;
-    must(CASE, "update", store.update("/ab/1", val("x"), ab.mod_revision)).await;
+    must(
+        CASE,
+        "update",
+        store.update("/ab/1", val("x"), ab.mod_revision),
+    )
+    .await;
     must(CASE, "delete", store.delete("/ab", None)).await;
     let created = must(CASE, "create", store.create("/a/3", val("3"))).await;
     let event = next_event(CASE, &mut watch).await;
@@ -205,7 +218,9 @@ pub async fn create_get_update_delete<S: Store>(store: &S) {
     }
     assert!(
         matches!(
-            store.update("/crud/missing", val("x"), updated.mod_revision).await,
+            store
+                .update("/crud/missing", val("x"), updated.mod_revision)
+                .await,
             Err(Error::NotFound { .. })
         ),
         "{CASE}: update of a missing key"
@@ -222,8 +237,16 @@ pub async fn create_get_update_delete<S: Store>(store: &S) {
         "{CASE}: a failed update or delete changed the key"
     );
 
-    let deleted = must(CASE, "delete", store.delete(key, Some(updated.mod_revision))).await;
-    assert_eq!(deleted, updated, "{CASE}: delete returns the deleted key-value");
+    let deleted = must(
+        CASE,
+        "delete",
+        store.delete(key, Some(updated.mod_revision)),
+    )
+    .await;
+    assert_eq!(
+        deleted, updated,
+        "{CASE}: delete returns the deleted key-value"
+    );
     assert!(
         matches!(store.get(key).await, Err(Error::NotFound { .. })),
         "{CASE}: get after delete"
@@ -233,12 +256,21 @@ pub async fn create_get_update_delete<S: Store>(store: &S) {
         "{CASE}: delete of a missing key"
     );
     let after_delete = must(CASE, "current_revision", store.current_revision()).await;
-    assert!(after_delete > updated.mod_revision, "{CASE}: delete is a write");
+    assert!(
+        after_delete > updated.mod_revision,
+        "{CASE}: delete is a write"
+    );
 
     let recreated = must(CASE, "create", store.create(key, Bytes::new())).await;
-    assert_eq!(recreated.version, 1, "{CASE}: version restarts after delete");
+    assert_eq!(
+        recreated.version, 1,
+        "{CASE}: version restarts after delete"
+    );
     assert!(recreated.create_revision > after_delete, "{CASE}");
-    assert!(recreated.value.is_empty(), "{CASE}: empty values are allowed");
+    assert!(
+        recreated.value.is_empty(),
+        "{CASE}: empty values are allowed"
+    );
     let gone = must(CASE, "delete", store.delete(key, None)).await;
     assert_eq!(gone, recreated, "{CASE}: unconditional delete");
 }
@@ -256,9 +288,13 @@ pub async fn revision_monotonicity<S: Store>(store: &S) {
                 must(CASE, "current_revision", store.current_revision()).await
             }
             Ok(kv) => {
-                must(CASE, "update", store.update(&key, val("u"), kv.mod_revision))
-                    .await
-                    .mod_revision
+                must(
+                    CASE,
+                    "update",
+                    store.update(&key, val("u"), kv.mod_revision),
+                )
+                .await
+                .mod_revision
             }
             Err(Error::NotFound { .. }) => {
                 must(CASE, "create", store.create(&key, val("c")))
@@ -267,10 +303,16 @@ pub async fn revision_monotonicity<S: Store>(store: &S) {
             }
             Err(e) => panic!("{CASE}: get failed: {e}"),
         };
-        assert!(revision > last, "{CASE}: write {i} got {revision} after {last}");
+        assert!(
+            revision > last,
+            "{CASE}: write {i} got {revision} after {last}"
+        );
         last = revision;
         let current = must(CASE, "current_revision", store.current_revision()).await;
-        assert!(current >= last, "{CASE}: current revision {current} below {last}");
+        assert!(
+            current >= last,
+            "{CASE}: current revision {current} below {last}"
+        );
     }
 }
 
@@ -356,9 +398,19 @@ pub async fn watch_ordering<S: Store>(store: &S) {
             let kv = must(CASE, "create", store.create(&key, val("1"))).await;
             writes.push((kv.mod_revision, EventKind::Put, key.clone(), kv.value));
             // A write outside the prefix, which no watcher may see.
-            must(CASE, "create", store.create(&format!("/wx/{w}/{k}"), val("x"))).await;
+            must(
+                CASE,
+                "create",
+                store.create(&format!("/wx/{w}/{k}"), val("x")),
+            )
+            .await;
             tokio::task::yield_now().await;
-            let kv = must(CASE, "update", store.update(&key, val("2"), kv.mod_revision)).await;
+            let kv = must(
+                CASE,
+                "update",
+                store.update(&key, val("2"), kv.mod_revision),
+            )
+            .await;
             writes.push((kv.mod_revision, EventKind::Put, key.clone(), kv.value));
             tokio::task::yield_now().await;
             if k % 2 == 0 {
@@ -447,7 +499,12 @@ pub async fn watch_prev_values<S: Store>(store: &S) {
     let from = must(CASE, "current_revision", store.current_revision()).await;
     let mut watch = must(CASE, "watch", store.watch("/prev/", from)).await;
     let created = must(CASE, "create", store.create(key, val("v1"))).await;
-    let updated = must(CASE, "update", store.update(key, val("v2"), created.mod_revision)).await;
+    let updated = must(
+        CASE,
+        "update",
+        store.update(key, val("v2"), created.mod_revision),
+    )
+    .await;
     must(CASE, "delete", store.delete(key, None)).await;
     let recreated = must(CASE, "create", store.create(key, val("v3"))).await;
 
@@ -464,7 +521,10 @@ pub async fn watch_prev_values<S: Store>(store: &S) {
     let event = next_event(CASE, &mut watch).await;
     assert_eq!(event.kind, EventKind::Delete, "{CASE}");
     assert_eq!(event.kv.key, key, "{CASE}");
-    assert!(event.kv.value.is_empty(), "{CASE}: a delete event has no value");
+    assert!(
+        event.kv.value.is_empty(),
+        "{CASE}: a delete event has no value"
+    );
     assert!(event.revision() > updated.mod_revision, "{CASE}");
     assert!(event.revision() < recreated.mod_revision, "{CASE}");
     assert_eq!(event.prev.as_ref(), Some(&updated), "{CASE}: delete's prev");
@@ -511,7 +571,9 @@ pub async fn watch_resume<S: Store>(store: &S) {
     );
     assert!(
         matches!(
-            store.list("/r/", ListOptions::default().revision(future)).await,
+            store
+                .list("/r/", ListOptions::default().revision(future))
+                .await,
             Err(Error::FutureRevision { .. })
         ),
         "{CASE}: list at a future revision"
@@ -525,7 +587,12 @@ pub async fn compaction<S: Store>(store: &S) {
     let k0 = must(CASE, "create", store.create("/c/0", val("a"))).await;
     let k1 = must(CASE, "create", store.create("/c/1", val("b"))).await;
     let k2 = must(CASE, "create", store.create("/c/2", val("c"))).await;
-    let k0b = must(CASE, "update", store.update("/c/0", val("a2"), k0.mod_revision)).await;
+    let k0b = must(
+        CASE,
+        "update",
+        store.update("/c/0", val("a2"), k0.mod_revision),
+    )
+    .await;
     let k3 = must(CASE, "create", store.create("/c/3", val("d"))).await;
     let at = k2.mod_revision;
     must(CASE, "compact", store.compact(at)).await;
@@ -579,7 +646,12 @@ pub async fn list_at_revision<S: Store>(store: &S) {
     let b = must(CASE, "create", store.create("/l/b", val("b1"))).await;
     let c = must(CASE, "create", store.create("/l/c", val("c1"))).await;
     let at = c.mod_revision;
-    let a2 = must(CASE, "update", store.update("/l/a", val("a2"), a.mod_revision)).await;
+    let a2 = must(
+        CASE,
+        "update",
+        store.update("/l/a", val("a2"), a.mod_revision),
+    )
+    .await;
     must(CASE, "delete", store.delete("/l/b", None)).await;
     let d = must(CASE, "create", store.create("/l/d", val("d1"))).await;
 
@@ -613,7 +685,14 @@ pub async fn pagination<S: Store>(store: &S) {
     const CASE: &str = "pagination";
     let mut originals = Vec::new();
     for i in 0..10 {
-        originals.push(must(CASE, "create", store.create(&format!("/p/{i:02}"), val("v1"))).await);
+        originals.push(
+            must(
+                CASE,
+                "create",
+                store.create(&format!("/p/{i:02}"), val("v1")),
+            )
+            .await,
+        );
     }
     let first = must(
         CASE,
@@ -662,7 +741,10 @@ pub async fn pagination<S: Store>(store: &S) {
         assert!(pages <= 4, "{CASE}: too many pages");
     }
     assert_eq!(pages, 4, "{CASE}: 10 items in pages of 3");
-    assert_eq!(items, originals, "{CASE}: pages differ from the first page's state");
+    assert_eq!(
+        items, originals,
+        "{CASE}: pages differ from the first page's state"
+    );
 
     let all = must(CASE, "list", store.list("/p/", ListOptions::default())).await;
     assert_eq!(all.items.len(), 10, "{CASE}: limit 0 is no limit");
@@ -674,7 +756,10 @@ pub async fn pagination<S: Store>(store: &S) {
     )
     .await;
     assert_eq!(big.items, all.items, "{CASE}");
-    assert!(big.continue_token.is_none(), "{CASE}: a short list has no token");
+    assert!(
+        big.continue_token.is_none(),
+        "{CASE}: a short list has no token"
+    );
     assert!(
         matches!(
             store
@@ -710,7 +795,9 @@ pub async fn large_values<S: Store>(store: &S) {
     );
     assert!(
         matches!(
-            store.update(key, big(limit + 1), created.mod_revision).await,
+            store
+                .update(key, big(limit + 1), created.mod_revision)
+                .await,
             Err(Error::TooLarge { .. })
         ),
         "{CASE}: update over the limit"
@@ -793,10 +880,7 @@ impl Model {
     }
 }
 
-fn check<T: std::fmt::Debug>(what: &str, got: &T, want: &T) -> Result<(), String>
-where
-    T: PartialEq,
-{
+fn check<T: std::fmt::Debug + PartialEq>(what: &str, got: &T, want: &T) -> Result<(), String> {
     if got == want {
         Ok(())
     } else {

@@ -1,4 +1,4 @@
-//! The in-memory store: the default [`Store`](super::Store), with etcd's
+//! The in-memory store: the default [`Store`], with etcd's
 //! semantics and no process to run.
 //!
 //! [`MemoryStore`] keeps every key in process memory together with a bounded
@@ -49,7 +49,7 @@
 //!   `r` is found by arithmetic. The log keeps at least [`Config::history`]
 //!   events; older chunks are dropped as new ones fill up. That is the
 //!   automatic compaction: reads and watches before the oldest retained
-//!   revision fail with [`Error::Compacted`](super::Error::Compacted).
+//!   revision fail with [`Error::Compacted`].
 //! - **Reads at a past revision** start from the current keys and undo the
 //!   newer events of the range with their `prev` values, so a paginated list
 //!   keeps the revision of its first page for as long as that revision is
@@ -62,7 +62,7 @@
 //! - **A slow watcher's buffer is its window on the shared log.** It may trail
 //!   the newest revision by as much as the retained history (at least
 //!   [`Config::history`] events); when the events it still needs have been
-//!   dropped, its stream yields [`Error::Lagged`](super::Error::Lagged) and
+//!   dropped, its stream yields [`Error::Lagged`] and
 //!   ends. Nothing is dropped silently, a writer never blocks on a watcher,
 //!   and a stalled watcher pins at most one chunk of memory.
 //!
@@ -109,13 +109,13 @@ const TOKEN_PREFIX: &str = "m1.";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// The largest value accepted, in bytes; bigger values get
-    /// [`Error::TooLarge`](super::Error::TooLarge). Default:
+    /// [`Error::TooLarge`]. Default:
     /// [`DEFAULT_MAX_VALUE_BYTES`] (1.5 MiB, as etcd).
     pub max_value_bytes: usize,
     /// How many recent events to keep for watch resumption and reads at past
     /// revisions (rounded up to whole chunks of 64). Older history is compacted
     /// automatically, and this is also how far a watcher may fall behind before
-    /// its stream ends with [`Error::Lagged`](super::Error::Lagged). Default:
+    /// its stream ends with [`Error::Lagged`]. Default:
     /// 10,000.
     pub history: usize,
 }
@@ -285,7 +285,10 @@ impl State {
         let revision = event.revision();
         debug_assert_eq!(revision, self.revision + 1);
         self.revision = revision;
-        let needs_chunk = self.log.back().is_none_or(|c| c.base + CHUNK_REVS <= revision);
+        let needs_chunk = self
+            .log
+            .back()
+            .is_none_or(|c| c.base + CHUNK_REVS <= revision);
         let mut dropped = None;
         if needs_chunk {
             // Keep at least `history` events besides the new chunk's.
@@ -368,7 +371,7 @@ impl MemoryStore {
     }
 
     /// The compacted revision: lists at an older revision and watches from an
-    /// older revision fail with [`Error::Compacted`](super::Error::Compacted).
+    /// older revision fail with [`Error::Compacted`].
     pub fn compacted_revision(&self) -> Revision {
         self.shared.lock().compacted()
     }
@@ -526,6 +529,7 @@ impl MemoryStore {
             }
             None => (options.revision, None),
         };
+        check_revision(requested)?;
         let state = self.shared.lock();
         let current = state.revision;
         let at = if requested == 0 { current } else { requested };
@@ -585,9 +589,7 @@ impl MemoryStore {
         for (key, record) in merged.by_ref() {
             if items.len() == limit {
                 remaining = 1;
-                continue_token = items
-                    .last()
-                    .map(|kv: &KeyValue| encode_token(at, &kv.key));
+                continue_token = items.last().map(|kv: &KeyValue| encode_token(at, &kv.key));
                 break;
             }
             items.push(record.to_kv(key.to_owned()));
@@ -604,6 +606,7 @@ impl MemoryStore {
     }
 
     fn do_watch(&self, prefix: &str, from: Revision) -> Result<WatchStream> {
+        check_revision(from)?;
         let mut state = self.shared.lock();
         let current = state.revision;
         if from > current {
@@ -619,10 +622,7 @@ impl MemoryStore {
             });
         }
         let next = if from == 0 { current + 1 } else { from + 1 };
-        let existing = state
-            .groups
-            .iter_mut()
-            .find(|(g, _)| &*g.prefix == prefix);
+        let existing = state.groups.iter_mut().find(|(g, _)| &*g.prefix == prefix);
         let group = match existing {
             Some((group, count)) => {
                 *count += 1;
@@ -649,6 +649,7 @@ impl MemoryStore {
     }
 
     fn do_compact(&self, revision: Revision) -> Result<()> {
+        check_revision(revision)?;
         let mut state = self.shared.lock();
         if revision > state.revision {
             return Err(Error::FutureRevision {
@@ -745,6 +746,15 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+fn check_revision(revision: Revision) -> Result<()> {
+    if revision < 0 {
+        return Err(Error::InvalidArgument(format!(
+            "negative revision {revision}"
+        )));
+    }
+    Ok(())
+}
+
 fn not_found(key: &str) -> Error {
     Error::NotFound {
         key: key.to_owned(),
@@ -802,7 +812,9 @@ impl std::hash::Hasher for KeyHash {
     fn write(&mut self, bytes: &[u8]) {
         let mut words = bytes.chunks_exact(8);
         for w in &mut words {
-            self.mix(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
+            self.mix(u64::from_le_bytes([
+                w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7],
+            ]));
         }
         let tail = words.remainder();
         let mut last = [0u8; 8];
@@ -1051,5 +1063,380 @@ impl Drop for Watcher {
             state.groups.swap_remove(position);
             state.publish_groups();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use tokio::time::Instant;
+
+    use super::*;
+
+    fn val(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    /// Update `key` `n` times (creating it first if needed); returns the last
+    /// revision.
+    async fn churn(store: &MemoryStore, key: &str, n: usize) -> Revision {
+        let mut revision = match store.get(key).await {
+            Ok(kv) => kv.mod_revision,
+            Err(_) => {
+                store
+                    .create(key, val("0"))
+                    .await
+                    .expect("create")
+                    .mod_revision
+            }
+        };
+        for i in 0..n {
+            revision = store
+                .update(key, val(&i.to_string()), revision)
+                .await
+                .expect("update")
+                .mod_revision;
+        }
+        revision
+    }
+
+    fn chunks(store: &MemoryStore) -> usize {
+        store.shared.lock().log.len()
+    }
+
+    #[tokio::test]
+    async fn revisions_advance_by_one_per_write() {
+        let store = MemoryStore::new();
+        assert_eq!(store.current_revision().await.unwrap(), 0);
+        let a = store.create("/k/a", val("1")).await.unwrap();
+        let b = store
+            .update("/k/a", val("2"), a.mod_revision)
+            .await
+            .unwrap();
+        store.delete("/k/a", None).await.unwrap();
+        let c = store.create("/k/a", val("3")).await.unwrap();
+        assert_eq!([a.mod_revision, b.mod_revision, c.mod_revision], [1, 2, 4]);
+        // Failed writes use no revision.
+        assert!(store.create("/k/a", val("4")).await.is_err());
+        assert!(store.update("/k/a", val("4"), 1).await.is_err());
+        assert_eq!(store.current_revision().await.unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn automatic_compaction_keeps_the_configured_history() {
+        let store = MemoryStore::with_config(Config::default().history(100));
+        let last = churn(&store, "/k", 1_000).await;
+        let compacted = store.compacted_revision();
+        // At least `history` events are kept, at most two chunks more.
+        assert!(compacted <= last - 100, "compacted {compacted}");
+        assert!(
+            compacted >= last - 100 - 2 * CHUNK_REVS,
+            "compacted {compacted}"
+        );
+        assert!(
+            chunks(&store) <= 100 / CHUNK + 3,
+            "{} chunks",
+            chunks(&store)
+        );
+
+        assert!(matches!(
+            store.watch("/k", 1).await,
+            Err(Error::Compacted { requested: 1, compacted: c }) if c == compacted
+        ));
+        assert!(matches!(
+            store
+                .list("/k", ListOptions::default().revision(compacted - 1))
+                .await,
+            Err(Error::Compacted { .. })
+        ));
+        // The retained history replays exactly.
+        let from = last - 100;
+        let past = store
+            .list("/k", ListOptions::default().revision(from))
+            .await
+            .unwrap();
+        assert_eq!(past.items[0].mod_revision, from);
+        let mut watch = store.watch("/k", from).await.unwrap();
+        for revision in from + 1..=last {
+            let event = watch.next().await.unwrap().unwrap();
+            assert_eq!(event.revision(), revision);
+            assert_eq!(event.prev.unwrap().mod_revision, revision - 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn explicit_compaction_errors_as_etcd() {
+        let store = MemoryStore::new();
+        let last = churn(&store, "/k", 10).await;
+        assert!(matches!(
+            store.compact(last + 1).await,
+            Err(Error::FutureRevision { requested, current }) if requested == last + 1 && current == last
+        ));
+        store.compact(5).await.unwrap();
+        assert_eq!(store.compacted_revision(), 5);
+        assert!(matches!(
+            store.compact(5).await,
+            Err(Error::Compacted {
+                requested: 5,
+                compacted: 5
+            })
+        ));
+        // Compacting everything still serves the current state and new events.
+        store.compact(last).await.unwrap();
+        let list = store.list("/k", ListOptions::default()).await.unwrap();
+        assert_eq!(list.items.len(), 1);
+        let mut watch = store.watch("/k", last).await.unwrap();
+        let next = store.update("/k", val("x"), last).await.unwrap();
+        assert_eq!(watch.next().await.unwrap().unwrap().kv, next);
+    }
+
+    #[tokio::test]
+    async fn lagged_watcher_gets_what_it_can_then_lagged_then_ends() {
+        let store = MemoryStore::with_config(Config::default().history(64));
+        let start = churn(&store, "/k", 10).await;
+        let mut watch = store.watch("/k", 0).await.unwrap();
+        let last = churn(&store, "/k", 1_000).await;
+        let mut expected = start + 1;
+        let lagged_at = loop {
+            match watch.next().await {
+                Some(Ok(event)) => {
+                    assert_eq!(event.revision(), expected, "no gap before the lag");
+                    expected += 1;
+                }
+                Some(Err(Error::Lagged { revision })) => break revision,
+                other => panic!("expected Lagged, got {other:?}"),
+            }
+        };
+        assert_eq!(
+            lagged_at,
+            expected - 1,
+            "Lagged names the last revision seen"
+        );
+        assert!(lagged_at < last, "the watcher could not have kept up");
+        assert!(watch.next().await.is_none(), "the stream ends after Lagged");
+    }
+
+    #[tokio::test]
+    async fn stalled_watcher_blocks_no_writer_and_pins_little_memory() {
+        let store = MemoryStore::with_config(Config::default().history(1_000));
+        let mut stalled = store.watch("/k", 0).await.unwrap();
+        // Never polled while 100,000 writes go by; they must all complete.
+        let writes = tokio::time::timeout(Duration::from_secs(30), churn(&store, "/k", 100_000));
+        let last = writes.await.expect("writers were blocked");
+        assert_eq!(last, 100_001);
+        assert!(
+            chunks(&store) <= 1_000 / CHUNK + 3,
+            "history grew past its bound"
+        );
+        // When it wakes up it learns that it lagged; nothing is dropped silently.
+        let mut delivered = 0;
+        loop {
+            match stalled.next().await {
+                Some(Ok(_)) => delivered += 1,
+                Some(Err(Error::Lagged { .. })) => break,
+                other => panic!("expected Lagged, got {other:?}"),
+            }
+        }
+        assert!(
+            delivered <= CHUNK,
+            "delivered {delivered} from the pinned chunk"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watches_are_woken_by_writes_not_by_timers() {
+        let store = MemoryStore::new();
+        let mut watch = store.watch("/k", 0).await.unwrap();
+        let began = Instant::now();
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut revision = store.create("/k", val("0")).await.unwrap().mod_revision;
+                for i in 1..50u64 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    let at = began.elapsed().as_millis().to_string();
+                    revision = store
+                        .update("/k", val(&at), revision)
+                        .await
+                        .unwrap()
+                        .mod_revision;
+                    assert_eq!(revision, i as Revision + 1);
+                }
+            })
+        };
+        for i in 0..50 {
+            let event = watch.next().await.unwrap().unwrap();
+            if i > 0 {
+                // Delivered at the virtual instant it was written: no timer
+                // stands between a write and its watchers.
+                let written: u128 = std::str::from_utf8(&event.kv.value)
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(began.elapsed().as_millis(), written, "event {i}");
+            }
+        }
+        writer.await.unwrap();
+        assert_eq!(began.elapsed(), Duration::from_millis(490));
+    }
+
+    #[tokio::test]
+    async fn watcher_skips_many_foreign_events() {
+        let store = MemoryStore::with_config(Config::default().history(20_000));
+        let mut watch = store.watch("/a/", 0).await.unwrap();
+        churn(&store, "/b/x", 10 * SCAN_BUDGET).await;
+        let mine = store.create("/a/1", val("1")).await.unwrap();
+        let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
+            .await
+            .expect("the watcher was not woken")
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.kv, mine);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_and_watchers_see_every_revision_once() {
+        let store = MemoryStore::with_config(Config::default().history(100_000));
+        let watches: Vec<_> = futures::future::join_all((0..4).map(|_| store.watch("/", 0)))
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move { churn(&store, &format!("/w{w}"), 2_000).await })
+            })
+            .collect();
+        let readers: Vec<_> = watches
+            .into_iter()
+            .map(|watch| {
+                tokio::spawn(async move {
+                    let events: Vec<_> = watch.take(8_004).collect().await;
+                    events
+                        .into_iter()
+                        .map(|e| e.unwrap().revision())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        for reader in readers {
+            let revisions = reader.await.unwrap();
+            assert_eq!(revisions, (1..=8_004).collect::<Vec<_>>());
+        }
+    }
+
+    #[tokio::test]
+    async fn dropped_watchers_leave_no_group_behind() {
+        let store = MemoryStore::new();
+        let a = store.watch("/a/", 0).await.unwrap();
+        let b = store.watch("/a/", 0).await.unwrap();
+        let c = store.watch("/c/", 0).await.unwrap();
+        assert_eq!(store.shared.lock().groups.len(), 2);
+        drop(a);
+        assert_eq!(store.shared.lock().groups.len(), 2);
+        drop((b, c));
+        let state = store.shared.lock();
+        assert!(state.groups.is_empty() && state.notify.is_empty());
+    }
+
+    #[tokio::test]
+    async fn invalid_arguments_are_errors_not_panics() {
+        let store = MemoryStore::with_config(Config::default().max_value_bytes(4));
+        assert!(matches!(
+            store.get("").await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            store.create("", val("x")).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            store.create("/k", val("12345")).await,
+            Err(Error::TooLarge {
+                size: 5,
+                limit: 4,
+                ..
+            })
+        ));
+        store.create("/k/1", val("1234")).await.unwrap();
+        store.create("/k/2", val("1")).await.unwrap();
+        store.create("/k/3", val("1")).await.unwrap();
+        let page = store
+            .list("/k/", ListOptions::default().limit(1))
+            .await
+            .unwrap();
+        let token = page.continue_token.unwrap();
+        for (prefix, options) in [
+            ("/k/", ListOptions::default().continue_token("m1.x.2f")),
+            ("/k/", ListOptions::default().continue_token("m1.-1.2f")),
+            ("/k/", ListOptions::default().continue_token("m1.1.2")),
+            ("/k/", ListOptions::default().continue_token("m1.1.zz")),
+            ("/k/", ListOptions::default().continue_token("m1.1.ff")),
+            ("/k/", ListOptions::default().continue_token("m1.1ff")),
+            ("/k/", ListOptions::default().continue_token("m1.1.é")),
+            (
+                "/other/",
+                ListOptions::default().continue_token(token.clone()),
+            ),
+            (
+                "/k/",
+                ListOptions::default()
+                    .continue_token(token.clone())
+                    .revision(1),
+            ),
+        ] {
+            assert!(
+                matches!(
+                    store.list(prefix, options.clone()).await,
+                    Err(Error::InvalidArgument(_))
+                ),
+                "{prefix} {options:?}"
+            );
+        }
+        assert!(matches!(
+            store.list("/k/", ListOptions::default().revision(-1)).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            store.watch("/k/", -1).await,
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            store.compact(-1).await,
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn continue_tokens_round_trip_any_key() {
+        for key in ["/a", "/registry/pods/ns/名前", "", "/with.dots/and spaces"] {
+            let token = encode_token(42, key);
+            assert!(token.is_ascii());
+            assert_eq!(decode_token(&token).unwrap(), (42, key.to_owned()));
+        }
+    }
+
+    #[test]
+    fn key_hash_separates_similar_keys() {
+        use std::hash::BuildHasher;
+        let hasher = KeyHasher::new();
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..100_000 {
+            let key = format!("/registry/pods/default/web-{i}");
+            assert!(
+                seen.insert(hasher.hash_one(key.as_str())),
+                "collision at {i}"
+            );
+        }
+        assert_ne!(hasher.hash_one("a"), hasher.hash_one("a\0"));
+        assert_ne!(hasher.hash_one(""), hasher.hash_one("\0"));
+        // Seeded per store.
+        assert_ne!(KeyHasher::new().hash_one("a"), hasher.hash_one("a"));
     }
 }

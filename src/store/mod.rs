@@ -34,9 +34,9 @@
 //! | `EtcdStore` (feature `etcd`) | state that must survive the process, or several API servers sharing one cluster |
 use std::pin::Pin;
 
-pub mod memory;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
+pub mod memory;
 
 pub use memory::MemoryStore;
 
