@@ -70,17 +70,15 @@
 //! dropping every handle does not end them.
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::ops::Bound;
 use std::pin::Pin;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
-use tokio::sync::futures::OwnedNotified;
-use tokio::sync::Notify;
 
 use super::{
     Error, Event, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Store,
@@ -240,7 +238,108 @@ impl Chunk {
 /// watchers whose prefix matches its key.
 struct Group {
     prefix: Box<str>,
-    notify: Arc<Notify>,
+    /// Whether any watcher of the group sleeps: a write skips the lock when
+    /// none does.
+    has_sleepers: AtomicBool,
+    sleepers: Mutex<Sleepers>,
+}
+
+/// The wakers of a group's sleeping watchers, by watcher slot. A watcher is
+/// in `sleeping` at most once (`queued`), so the list is bounded by the
+/// number of watchers however often they are polled.
+#[derive(Default)]
+struct Sleepers {
+    wakers: Vec<Option<Waker>>,
+    queued: Vec<bool>,
+    sleeping: Vec<usize>,
+    free: Vec<usize>,
+}
+
+impl Group {
+    fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.into(),
+            has_sleepers: AtomicBool::new(false),
+            sleepers: Mutex::new(Sleepers::default()),
+        }
+    }
+
+    fn sleepers(&self) -> MutexGuard<'_, Sleepers> {
+        self.sleepers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A slot for a new watcher.
+    fn join(&self) -> usize {
+        let mut sleepers = self.sleepers();
+        match sleepers.free.pop() {
+            Some(slot) => slot,
+            None => {
+                sleepers.wakers.push(None);
+                sleepers.queued.push(false);
+                sleepers.wakers.len() - 1
+            }
+        }
+    }
+
+    fn leave(&self, slot: usize) {
+        let mut sleepers = self.sleepers();
+        if let Some(waker) = sleepers.wakers.get_mut(slot) {
+            *waker = None;
+            sleepers.free.push(slot);
+        }
+    }
+
+    /// Ask to be woken by the next write of the group. The caller must look
+    /// at the log again afterwards: a write that came before it may have
+    /// found no sleeper.
+    fn sleep(&self, slot: usize, waker: &Waker) {
+        let mut guard = self.sleepers();
+        let sleepers = &mut *guard;
+        let Some(current) = sleepers.wakers.get_mut(slot) else {
+            return;
+        };
+        match current {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *current = Some(waker.clone()),
+        }
+        if let Some(queued) = sleepers.queued.get_mut(slot) {
+            if !*queued {
+                *queued = true;
+                sleepers.sleeping.push(slot);
+            }
+        }
+        self.has_sleepers.store(true, Ordering::Relaxed);
+        drop(guard);
+        // Pairs with the fence in `wake`: either the writer sees
+        // `has_sleepers`, or our next look at the log sees its event.
+        fence(Ordering::SeqCst);
+    }
+
+    /// Wake every sleeping watcher. The caller has published its event and
+    /// issued a SeqCst fence.
+    fn wake(&self) {
+        if !self.has_sleepers.load(Ordering::Relaxed) {
+            return;
+        }
+        let wakers: Vec<Waker> = {
+            let mut guard = self.sleepers();
+            let sleepers = &mut *guard;
+            self.has_sleepers.store(false, Ordering::Relaxed);
+            let mut wakers = Vec::with_capacity(sleepers.sleeping.len());
+            for slot in sleepers.sleeping.drain(..) {
+                if let Some(queued) = sleepers.queued.get_mut(slot) {
+                    *queued = false;
+                }
+                if let Some(waker) = sleepers.wakers.get_mut(slot).and_then(Option::take) {
+                    wakers.push(waker);
+                }
+            }
+            wakers
+        };
+        for waker in wakers {
+            waker.wake();
+        }
+    }
 }
 
 struct State {
@@ -331,9 +430,11 @@ struct Appended {
 impl Appended {
     fn finish(self, key: &str) {
         if let Some(groups) = self.wake {
+            // Pairs with the fence in `Group::sleep`.
+            fence(Ordering::SeqCst);
             for group in groups.iter() {
                 if key.starts_with(&*group.prefix) {
-                    group.notify.notify_waiters();
+                    group.wake();
                 }
             }
         }
@@ -629,10 +730,7 @@ impl MemoryStore {
                 group.clone()
             }
             None => {
-                let group = Arc::new(Group {
-                    prefix: prefix.into(),
-                    notify: Arc::new(Notify::new()),
-                });
+                let group = Arc::new(Group::new(prefix));
                 state.groups.push((group.clone(), 1));
                 state.publish_groups();
                 group
@@ -640,9 +738,11 @@ impl MemoryStore {
         };
         let chunk = state.chunk_for(next).cloned();
         drop(state);
+        let slot = group.join();
         let watcher = Watcher {
             shared: self.shared.clone(),
             group,
+            slot,
             cursor: Cursor { next, chunk },
         };
         Ok(watcher.into_stream())
@@ -908,6 +1008,8 @@ fn decode_token(token: &str) -> Result<(Revision, String)> {
 struct Watcher {
     shared: Arc<Shared>,
     group: Arc<Group>,
+    /// This watcher's place among the group's sleepers.
+    slot: usize,
     cursor: Cursor,
 }
 
@@ -971,11 +1073,8 @@ impl Cursor {
 
 impl Watcher {
     fn into_stream(self) -> WatchStream {
-        let sleep = Box::pin(self.group.notify.clone().notified_owned());
         Box::pin(Watch {
             watcher: self,
-            sleep,
-            sleeping: false,
             done: false,
         })
     }
@@ -985,9 +1084,6 @@ impl Watcher {
 /// delivery moves nothing but the event.
 struct Watch {
     watcher: Watcher,
-    /// The wake-up being waited for, when `sleeping`; its box is reused.
-    sleep: Pin<Box<OwnedNotified>>,
-    sleeping: bool,
     done: bool,
 }
 
@@ -1000,30 +1096,9 @@ impl Stream for Watch {
             return Poll::Ready(None);
         }
         let w = &mut this.watcher;
+        let mut asleep = false;
         loop {
-            if this.sleeping {
-                if this.sleep.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                this.sleeping = false;
-            }
-            let step = match w.cursor.step(&w.shared, &w.group.prefix) {
-                Step::Empty => {
-                    // A future from `notified_owned` sees every
-                    // `notify_waiters` after its creation: create it, then
-                    // look again, so a write between the two looks wakes us.
-                    this.sleep.set(w.group.notify.clone().notified_owned());
-                    match w.cursor.step(&w.shared, &w.group.prefix) {
-                        Step::Empty => {
-                            this.sleeping = true;
-                            continue;
-                        }
-                        step => step,
-                    }
-                }
-                step => step,
-            };
-            match step {
+            match w.cursor.step(&w.shared, &w.group.prefix) {
                 Step::Event => {
                     // Built in place: an `Event` is big enough that moving it
                     // between frames shows in fan-out profiles.
@@ -1041,7 +1116,12 @@ impl Stream for Watch {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Step::Empty => {}
+                Step::Empty if asleep => return Poll::Pending,
+                Step::Empty => {
+                    // Register, then look once more (see `Group::sleep`).
+                    w.group.sleep(w.slot, cx.waker());
+                    asleep = true;
+                }
             }
         }
     }
@@ -1049,6 +1129,7 @@ impl Stream for Watch {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
+        self.group.leave(self.slot);
         let mut state = self.shared.lock();
         let Some(position) = state
             .groups
