@@ -1413,6 +1413,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn repeated_polls_keep_one_sleeper_entry_per_watcher() {
+        let store = MemoryStore::new();
+        let mut watches = Vec::new();
+        for _ in 0..3 {
+            watches.push(store.watch("/k", 0).await.unwrap());
+        }
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        for _ in 0..100 {
+            for watch in &mut watches {
+                assert!(watch.as_mut().poll_next(&mut cx).is_pending());
+            }
+        }
+        let group = store.shared.lock().groups[0].0.clone();
+        assert_eq!(group.sleepers().sleeping.len(), 3);
+        // Slots of dropped watchers are reused.
+        watches.pop();
+        watches.push(store.watch("/k", 0).await.unwrap());
+        assert_eq!(group.sleepers().wakers.len(), 3);
+        // A write wakes them all and empties the list.
+        store.create("/k", val("v")).await.unwrap();
+        assert!(group.sleepers().sleeping.is_empty());
+        for watch in &mut watches {
+            assert!(matches!(
+                watch.as_mut().poll_next(&mut cx),
+                Poll::Ready(Some(Ok(_)))
+            ));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_wake_up_is_lost_between_threads() {
+        let store = MemoryStore::new();
+        let mut watch = store.watch("/k", 0).await.unwrap();
+        let mut revision = store.create("/k", val("0")).await.unwrap().mod_revision;
+        assert_eq!(watch.next().await.unwrap().unwrap().revision(), revision);
+        for round in 0..2_000 {
+            // The write races the watcher going to sleep on another thread.
+            let writer = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    if round % 2 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                    store.update("/k", val("x"), revision).await.unwrap()
+                })
+            };
+            let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
+                .await
+                .unwrap_or_else(|_| panic!("wake-up lost in round {round}"))
+                .unwrap()
+                .unwrap();
+            revision = writer.await.unwrap().mod_revision;
+            assert_eq!(event.revision(), revision);
+        }
+    }
+
+    #[tokio::test]
     async fn dropped_watchers_leave_no_group_behind() {
         let store = MemoryStore::new();
         let a = store.watch("/a/", 0).await.unwrap();
