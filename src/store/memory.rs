@@ -66,8 +66,12 @@
 //!   ends. Nothing is dropped silently, a writer never blocks on a watcher,
 //!   and a stalled watcher pins at most one chunk of memory.
 //!
-//! Watches stay open while a clone of the store (or another watch) lives;
-//! dropping every handle does not end them.
+//! Writers find the watchers to wake through one wake-up list per watched
+//! prefix, so a write wakes only the watchers whose prefix covers its key, and
+//! only those that sleep; watchers that are busy read on without being told.
+//!
+//! A watch keeps the store's state alive: dropping every [`MemoryStore`]
+//! handle does not end open watches, they just see no more events.
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
