@@ -159,7 +159,13 @@ pub struct MemoryStore {
 struct Shared {
     config: Config,
     state: Mutex<State>,
+    /// The slots of the last dropped chunk, emptied, for the next chunk:
+    /// a chunk is a 9 KiB allocation, and allocating one every 64 writes
+    /// made the allocator consolidate its small-block bins each time.
+    spare: Mutex<Option<Slots>>,
 }
+
+type Slots = Box<[OnceLock<LogEvent>]>;
 
 /// A key's state at some revision, without the key.
 #[derive(Clone, Debug)]
@@ -220,14 +226,14 @@ impl LogEvent {
 /// once, under the store lock; watchers read published slots without it.
 struct Chunk {
     base: Revision,
-    slots: Box<[OnceLock<LogEvent>]>,
+    slots: Slots,
 }
 
 impl Chunk {
-    fn new(base: Revision) -> Self {
+    fn new(base: Revision, spare: Option<Slots>) -> Self {
         Self {
             base,
-            slots: (0..CHUNK).map(|_| OnceLock::new()).collect(),
+            slots: spare.unwrap_or_else(|| (0..CHUNK).map(|_| OnceLock::new()).collect()),
         }
     }
 
@@ -384,7 +390,8 @@ impl State {
     /// Append the event of the next revision and drop history beyond the
     /// retention; returns the dropped chunks so they are freed after the lock
     /// is released, and the groups to wake.
-    fn append(&mut self, event: LogEvent, history: usize) -> Appended {
+    fn append(&mut self, event: LogEvent, shared: &Shared) -> Appended {
+        let history = shared.config.history;
         let revision = event.revision();
         debug_assert_eq!(revision, self.revision + 1);
         self.revision = revision;
@@ -405,7 +412,8 @@ impl State {
             if self.log.len() == 1 && history == 0 {
                 dropped = self.log.pop_front();
             }
-            self.log.push_back(Arc::new(Chunk::new(revision)));
+            let spare = shared.spare().take();
+            self.log.push_back(Arc::new(Chunk::new(revision, spare)));
         }
         if let Some(chunk) = self.log.back() {
             // The slot is fresh: revisions are appended once, in order.
@@ -432,7 +440,7 @@ struct Appended {
 }
 
 impl Appended {
-    fn finish(self, key: &str) {
+    fn finish(self, shared: &Shared, key: &str) {
         if let Some(groups) = self.wake {
             // Pairs with the fence in `Group::sleep`.
             fence(Ordering::SeqCst);
@@ -442,7 +450,16 @@ impl Appended {
                 }
             }
         }
-        drop(self.dropped);
+        // Empty the dropped chunk (freeing its values) outside the store
+        // lock, and keep its slots for the next chunk unless a watcher still
+        // reads it.
+        if let Some(Ok(chunk)) = self.dropped.map(Arc::try_unwrap) {
+            let mut slots = chunk.slots;
+            for slot in slots.iter_mut() {
+                drop(slot.take());
+            }
+            *shared.spare() = Some(slots);
+        }
     }
 }
 
@@ -457,6 +474,7 @@ impl MemoryStore {
         Self {
             shared: Arc::new(Shared {
                 config,
+                spare: Mutex::new(None),
                 state: Mutex::new(State {
                     revision: 0,
                     compacted: 0,
@@ -535,9 +553,9 @@ impl MemoryStore {
             record,
             prev: None,
         };
-        let appended = state.append(event, self.shared.config.history);
+        let appended = state.append(event, &self.shared);
         drop(guard);
-        appended.finish(key);
+        appended.finish(&self.shared, key);
         Ok(kv)
     }
 
@@ -570,9 +588,9 @@ impl MemoryStore {
             record,
             prev: Some(prev),
         };
-        let appended = state.append(event, self.shared.config.history);
+        let appended = state.append(event, &self.shared);
         drop(guard);
-        appended.finish(key);
+        appended.finish(&self.shared, key);
         Ok(kv)
     }
 
@@ -609,9 +627,9 @@ impl MemoryStore {
             },
             prev: Some(slot.record),
         };
-        let appended = state.append(event, self.shared.config.history);
+        let appended = state.append(event, &self.shared);
         drop(guard);
-        appended.finish(key);
+        appended.finish(&self.shared, key);
         Ok(kv)
     }
 
@@ -801,6 +819,10 @@ impl fmt::Debug for MemoryStore {
 }
 
 impl Shared {
+    fn spare(&self) -> MutexGuard<'_, Option<Slots>> {
+        self.spare.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // No code panics while holding the lock; if it ever did, the state is
         // still consistent between operations, so keep serving.
