@@ -1274,6 +1274,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn dropped_chunks_are_recycled_unless_a_watcher_reads_them() {
+        let store = MemoryStore::with_config(Config::default().history(64));
+        churn(&store, "/k", 4 * CHUNK).await;
+        let recycled = store.shared.spare().as_ref().map(|s| s.as_ptr());
+        assert!(recycled.is_some(), "a dropped chunk was kept for reuse");
+        assert!(store
+            .shared
+            .spare()
+            .iter()
+            .flat_map(|s| s.iter())
+            .all(|s| s.get().is_none()));
+        // A watcher parked in the oldest chunk keeps it out of the spare.
+        let from = store.compacted_revision();
+        let mut watch = store.watch("/k", from).await.unwrap();
+        let first = watch.next().await.unwrap().unwrap();
+        assert_eq!(first.revision(), from + 1);
+        let last = churn(&store, "/k", 4 * CHUNK).await;
+        let mut expected = from + 2;
+        loop {
+            match watch.next().await.unwrap() {
+                Ok(event) => {
+                    assert_eq!(event.revision(), expected);
+                    assert_eq!(event.prev.unwrap().mod_revision, expected - 1);
+                    expected += 1;
+                }
+                Err(Error::Lagged { revision }) => {
+                    assert_eq!(revision, expected - 1);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(expected <= last);
+    }
+
+    #[tokio::test]
     async fn explicit_compaction_errors_as_etcd() {
         let store = MemoryStore::new();
         let last = churn(&store, "/k", 10).await;
