@@ -259,9 +259,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Watch the keys starting with `prefix`: every event with a revision
     /// greater than `from_revision`, in order. `from_revision = 0` watches
-    /// from the current revision on. A `from_revision` older than the
-    /// compacted revision fails with [`Error::Compacted`], one newer than the
-    /// current revision with [`Error::FutureRevision`].
+    /// from the current revision on: the stream then holds every write made
+    /// after this call returned. A `from_revision` older than the compacted
+    /// revision fails with [`Error::Compacted`], one newer than the current
+    /// revision with [`Error::FutureRevision`]; a backend that learns this
+    /// from its server may instead return a stream whose only item is that
+    /// error.
     async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream>;
 
     /// The store's current revision (that of the last write).
