@@ -212,12 +212,26 @@ impl LogEvent {
 
     #[inline]
     fn to_event(&self) -> Event {
-        let key = String::from(&*self.key);
-        let prev = self.prev.as_ref().map(|p| p.to_kv(key.clone()));
+        let record = &self.record;
         Event {
             kind: self.kind,
-            kv: self.record.to_kv(key),
-            prev,
+            prev: match &self.prev {
+                Some(p) => Some(KeyValue {
+                    key: String::from(&*self.key),
+                    value: p.value.clone(),
+                    create_revision: p.create_revision,
+                    mod_revision: p.mod_revision,
+                    version: p.version,
+                }),
+                None => None,
+            },
+            kv: KeyValue {
+                key: String::from(&*self.key),
+                value: record.value.clone(),
+                create_revision: record.create_revision,
+                mod_revision: record.mod_revision,
+                version: record.version,
+            },
         }
     }
 }
