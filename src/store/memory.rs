@@ -215,16 +215,13 @@ impl LogEvent {
         let record = &self.record;
         Event {
             kind: self.kind,
-            prev: match &self.prev {
-                Some(p) => Some(KeyValue {
-                    key: String::from(&*self.key),
-                    value: p.value.clone(),
-                    create_revision: p.create_revision,
-                    mod_revision: p.mod_revision,
-                    version: p.version,
-                }),
-                None => None,
-            },
+            prev: self.prev.as_ref().map(|p| KeyValue {
+                key: String::from(&*self.key),
+                value: p.value.clone(),
+                create_revision: p.create_revision,
+                mod_revision: p.mod_revision,
+                version: p.version,
+            }),
             kv: KeyValue {
                 key: String::from(&*self.key),
                 value: record.value.clone(),
