@@ -1321,6 +1321,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pagination_fails_with_compacted_once_its_revision_is_gone() {
+        let store = MemoryStore::with_config(Config::default().history(64));
+        for i in 0..10 {
+            store.create(&format!("/p/{i}"), val("v")).await.unwrap();
+        }
+        let first = store
+            .list("/p/", ListOptions::default().limit(4))
+            .await
+            .unwrap();
+        let token = first.continue_token.unwrap();
+        // Still retained: the next page reads at the first page's revision.
+        churn(&store, "/other", 10).await;
+        let second = store
+            .list(
+                "/p/",
+                ListOptions::default()
+                    .limit(4)
+                    .continue_token(token.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(second.revision, first.revision);
+        // Compacted away: the client must start over, as Kubernetes' 410.
+        churn(&store, "/other", 500).await;
+        assert!(matches!(
+            store.list("/p/", ListOptions::default().limit(4).continue_token(token)).await,
+            Err(Error::Compacted { requested, .. }) if requested == first.revision
+        ));
+    }
+
+    #[tokio::test]
     async fn explicit_compaction_errors_as_etcd() {
         let store = MemoryStore::new();
         let last = churn(&store, "/k", 10).await;
