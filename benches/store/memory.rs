@@ -1,5 +1,12 @@
-//! MemoryStore figures: CAS update throughput, and watch fan-out to 1,000
-//! watchers beside a naive `tokio::sync::broadcast` baseline.
+//! MemoryStore figures: CAS update throughput beside a `BTreeMap` yardstick,
+//! and watch fan-out to 1,000 watchers beside a naive
+//! `tokio::sync::broadcast` baseline. See `docs/BENCHMARKS.md` for what each
+//! figure measures.
+//!
+//! `cargo bench --bench store -- update` (or `paced`, `unpaced`, `floor`)
+//! runs one group. For profiling: `BENCH_ONLY=memory` (or `btreemap`,
+//! `broadcast`) runs one side of a comparison, `BENCH_WORKERS=n` sets the
+//! fan-out runtime's worker threads (default 2).
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,8 +29,7 @@ const TRIALS: usize = 3;
 const WATCH_KEY: &str = "/registry/pods/default/web-0";
 const WATCH_PREFIX: &str = "/registry/pods/";
 
-/// Runs every figure, or those named by the command line's filters (`cargo
-/// bench --bench store -- fanout`).
+/// Runs every figure group, or those named on the command line.
 pub fn run() {
     let filters: Vec<String> = std::env::args()
         .skip(1)
