@@ -32,7 +32,16 @@
 //! |---|---|
 //! | [`MemoryStore`] | tests, single-process products, simulations: starts in microseconds, nothing to install |
 //! | `EtcdStore` (feature `etcd`) | state that must survive the process, or several API servers sharing one cluster |
+//!
+//! Every backend must pass `store::conformance` (feature `test-util`), the
+//! suite that checks the guarantees above.
 use std::pin::Pin;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+pub mod memory;
+
+pub use memory::MemoryStore;
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
@@ -196,7 +205,8 @@ pub enum Error {
     /// watch from the list's revision.
     #[error("watcher fell behind at revision {revision}; re-list and watch again")]
     Lagged {
-        /// The last revision delivered to the watcher.
+        /// The revision up to which the watcher had delivered every event of
+        /// its prefix.
         revision: Revision,
     },
     /// The value exceeds the store's size limit.
@@ -237,7 +247,11 @@ pub trait Store: Send + Sync + 'static {
     /// Read one key at the latest revision.
     async fn get(&self, key: &str) -> Result<KeyValue>;
 
-    /// List the keys starting with `prefix`, in key order.
+    /// List the keys starting with `prefix` (a plain string prefix: `/a`
+    /// also lists `/ab`), in key order. A read at a revision older than the
+    /// compacted one fails with [`Error::Compacted`], at a revision newer than
+    /// the current one with [`Error::FutureRevision`], and a continue token
+    /// the store did not issue with [`Error::InvalidArgument`].
     async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult>;
 
     /// Create a key; fails with [`Error::AlreadyExists`] if it exists.
@@ -253,13 +267,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Watch the keys starting with `prefix`: every event with a revision
     /// greater than `from_revision`, in order. `from_revision = 0` watches
-    /// from the current revision on.
+    /// from the current revision on: the stream then holds every write made
+    /// after this call returned. A `from_revision` older than the compacted
+    /// revision fails with [`Error::Compacted`], one newer than the current
+    /// revision with [`Error::FutureRevision`]; a backend that learns this
+    /// from its server may instead return a stream whose only item is that
+    /// error.
     async fn watch(&self, prefix: &str, from_revision: Revision) -> Result<WatchStream>;
 
     /// The store's current revision (that of the last write).
     async fn current_revision(&self) -> Result<Revision>;
 
     /// Discard history up to `revision`; reads and watches before it then fail
-    /// with [`Error::Compacted`].
+    /// with [`Error::Compacted`]. As etcd, compacting at or below the
+    /// compacted revision fails with [`Error::Compacted`] and above the
+    /// current one with [`Error::FutureRevision`].
     async fn compact(&self, revision: Revision) -> Result<()>;
 }

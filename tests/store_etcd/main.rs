@@ -54,20 +54,17 @@ async fn assert_quiet(watch: &mut WatchStream) {
     }
 }
 
-// CONFORMANCE: enable at merge time, once `store::conformance` exists on the
-// branch: the shared suite against stores with unique prefixes on one etcd.
-// (Checked: with store-memory's conformance.rs at d47984d copied in, this
-// compiles and passes.)
-//
-// #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-// async fn conformance() {
-//     let etcd = Arc::new(start_etcd().await);
-//     keelson::store::conformance::run_all(|| {
-//         let etcd = etcd.clone();
-//         async move { store_on(&etcd).await }
-//     })
-//     .await;
-// }
+/// The shared suite every `Store` must pass, against stores with unique
+/// prefixes on one etcd.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance() {
+    let etcd = Arc::new(start_etcd().await);
+    keelson::store::conformance::run_all(|| {
+        let etcd = etcd.clone();
+        async move { store_on(&etcd).await }
+    })
+    .await;
+}
 
 #[tokio::test]
 async fn keys_live_under_the_prefix_and_come_back_without_it() {
