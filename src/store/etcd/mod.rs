@@ -128,8 +128,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, Txn, TxnOp,
-    TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
+    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KvClient, PutOptions,
+    Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
 };
 use tokio::time::{timeout, Instant};
 use tracing::{debug, warn};
@@ -719,14 +719,16 @@ impl Store for EtcdStore {
         validate_key(key)?;
         self.check_size(key, &value)?;
         let full = self.full_key(key);
-        // On success, read back the key's revisions (not its value) in the
-        // same transaction; on failure, its current revision.
+        // On success the put returns the previous key-value, whose revisions
+        // give the new ones (no extra read); on failure, read the current
+        // revision.
         let txn = Txn::new()
             .when(cas_compares(&full, expected))
-            .and_then([
-                TxnOp::put(full.clone(), value.to_vec(), None),
-                TxnOp::get(full.clone(), Some(GetOptions::new().with_keys_only())),
-            ])
+            .and_then([TxnOp::put(
+                full.clone(),
+                value.to_vec(),
+                Some(PutOptions::new().with_prev_key()),
+            )])
             .or_else([TxnOp::get(full, Some(GetOptions::new().with_keys_only()))]);
         let resp = self
             .call(Retry::Write, |mut kv| {
@@ -745,8 +747,8 @@ impl Store for EtcdStore {
             }
             Err(failed) => return Err(self.failure("update", failed, 0).await),
         };
-        let current = first_range(&resp).and_then(|get| get.kvs().first().cloned());
         if !resp.succeeded() {
+            let current = first_range(&resp).and_then(|get| get.kvs().first().cloned());
             return Err(Self::compare_failed(
                 key,
                 expected,
@@ -754,9 +756,15 @@ impl Store for EtcdStore {
             ));
         }
         let revision = header_revision(resp.header())?;
-        let (create_revision, version) = match current {
-            Some(kv) => (kv.create_revision(), kv.version()),
-            // Not reachable with etcd's transaction semantics; keep the
+        let previous = resp.op_responses().into_iter().find_map(|op| match op {
+            TxnOpResponse::Put(put) => put
+                .prev_key()
+                .map(|kv| (kv.create_revision(), kv.version())),
+            _ => None,
+        });
+        let (create_revision, version) = match previous {
+            Some((create_revision, version)) => (create_revision, version + 1),
+            // Not reachable: the compare required the key to exist. Keep the
             // answer well-formed anyway.
             None => (revision, 1),
         };
