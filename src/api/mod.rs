@@ -14,6 +14,28 @@
 //! - [`validation`]: field paths, field errors and the shared name/label rules.
 //! - [`Str`] and [`StringMap`]: the compact strings and maps objects are made of.
 //! - [`Time`] and [`MicroTime`]: RFC 3339 timestamps.
+//! - [`selector`]: label and field selectors; [`quantity`]: exact resource
+//!   quantities; [`intstr`]: numbers-or-strings and percentages.
+//!
+//! The built-in kinds, one module per API group:
+//!
+//! | module | `apiVersion` | kinds |
+//! |---|---|---|
+//! | [`core`] | `v1` | Pod, PodTemplate, Binding, Node, Service, Endpoints, Namespace, ConfigMap, Secret, ServiceAccount, PersistentVolume, PersistentVolumeClaim, Event, LimitRange, ResourceQuota |
+//! | [`apps`] | `apps/v1` | ReplicaSet, Deployment, DaemonSet, StatefulSet, ControllerRevision (and `autoscaling/v1` Scale) |
+//! | [`batch`] | `batch/v1` | Job, CronJob |
+//! | [`discovery`] | `discovery.k8s.io/v1` | EndpointSlice |
+//! | [`coordination`] | `coordination.k8s.io/v1` | Lease |
+//! | [`rbac`] | `rbac.authorization.k8s.io/v1` | Role, ClusterRole, RoleBinding, ClusterRoleBinding |
+//! | [`networking`] | `networking.k8s.io/v1` | Ingress, IngressClass, NetworkPolicy |
+//! | [`autoscaling`] | `autoscaling/v2`, `autoscaling/v1` | HorizontalPodAutoscaler |
+//! | [`storage`] | `storage.k8s.io/v1` | StorageClass |
+//! | [`scheduling`] | `scheduling.k8s.io/v1` | PriorityClass |
+//! | [`policy`] | `policy/v1` | PodDisruptionBudget, Eviction |
+//! | [`apiextensions`] | `apiextensions.k8s.io/v1` | CustomResourceDefinition |
+//!
+//! Each kind implements [`Resource`]: `apply_defaults` fills in what
+//! Kubernetes defaults, `validate` returns every problem with its field path.
 //!
 //! ```
 //! use keelson::api::coordination::{Lease, LeaseSpec};
