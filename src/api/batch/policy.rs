@@ -292,7 +292,7 @@ pub fn parse_index_intervals(s: &str) -> Result<Vec<RangeInclusive<i32>>, String
     Ok(intervals)
 }
 
-/// How a [`Job`] treats failed pods: rules evaluated in order, the first
+/// How a [`Job`](super::Job) treats failed pods: rules evaluated in order, the first
 /// match deciding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -360,7 +360,7 @@ pub struct PodFailurePolicyOnPodConditionsPattern {
     pub status: Str,
 }
 
-/// When an Indexed [`Job`] counts as succeeded: any rule met.
+/// When an Indexed [`Job`](super::Job) counts as succeeded: any rule met.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SuccessPolicy {
