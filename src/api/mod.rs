@@ -71,6 +71,7 @@ pub mod quantity;
 pub mod rbac;
 pub mod resource;
 pub mod scheduling;
+pub mod scheme;
 pub mod selector;
 pub mod serde_util;
 pub mod status;
@@ -88,6 +89,7 @@ pub use self::meta::{
 };
 pub use self::quantity::{Quantity, ResourceList};
 pub use self::resource::{ApiResource, Metadata, Resource, Scope};
+pub use self::scheme::{AnyObject, FieldValidation, Scheme};
 pub use self::selector::{LabelSelector, LabelSelectorRequirement};
 pub use self::status::{Status, StatusCause, StatusDetails};
 pub use self::string::{SortedMap, Str, StringMap};
