@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod apiserver;
 pub mod store;
 
 /// The types most programs need.

@@ -288,6 +288,7 @@ fn unknown_list(fields: &[String]) -> String {
 
 type DecodeFn = fn(&[u8], FieldValidation) -> Result<Decoded, DecodeError>;
 type FromValueFn = fn(serde_json::Value, FieldValidation) -> Result<Decoded, DecodeError>;
+type EmptyFn = fn(&ApiResource) -> Box<dyn AnyObject>;
 
 /// One kind of a [`Scheme`]: its description and its decoder.
 #[derive(Clone)]
@@ -298,6 +299,7 @@ pub struct KindInfo {
     pub list_kind: Str,
     decode: DecodeFn,
     from_value: FromValueFn,
+    empty: EmptyFn,
     dynamic: bool,
 }
 
@@ -317,6 +319,7 @@ impl KindInfo {
             list_kind: Str::from(format!("{}List", K::KIND)),
             decode: decode_typed::<K>,
             from_value: from_value_typed::<K>,
+            empty: |_| Box::new(K::default()),
             dynamic: false,
         }
     }
@@ -328,6 +331,7 @@ impl KindInfo {
             list_kind: list_kind.into(),
             decode: decode_dynamic,
             from_value: from_value_dynamic,
+            empty: |r| Box::new(DynamicObject::new(r, "")),
             dynamic: true,
         }
     }
@@ -335,6 +339,12 @@ impl KindInfo {
     /// True for kinds served as [`DynamicObject`]s.
     pub fn is_dynamic(&self) -> bool {
         self.dynamic
+    }
+
+    /// An empty object of this kind (all fields default; for dynamic kinds,
+    /// just `apiVersion` and `kind`).
+    pub fn empty(&self) -> Box<dyn AnyObject> {
+        (self.empty)(&self.resource)
     }
 
     /// Decodes JSON bytes into an object of this kind.

@@ -1,0 +1,479 @@
+//! The watch cache: the current objects of one resource and a window of its
+//! recent events, fed by the API server's single store watch and fanned out
+//! to every API watcher.
+//!
+//! Lists without pagination are served from here (after waiting until the
+//! cache has seen the store's current revision, so they are consistent);
+//! watches start from a resource version inside the window, or from a
+//! snapshot (`ADDED` for every current object), and then follow live
+//! events. A watch from before the window gets one `ERROR` event with a
+//! `410 Expired` status; a watcher that falls behind the window has its
+//! stream closed, as Kubernetes closes it, and resumes from its last
+//! resource version.
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::broadcast;
+
+use crate::api::scheme::{AnyObject, KindInfo};
+use crate::api::selector::{FieldSelector, Selector};
+use crate::api::{Status, Str, WatchEvent};
+
+use super::error::Result;
+use super::strategy;
+
+/// A shared object as the API server hands it out.
+pub type ObjectRef = Arc<dyn AnyObject>;
+
+/// A watch of the API: events in resource-version order. An `Error` event
+/// (`410 Expired`) means: list again.
+pub type WatchStream = Pin<Box<dyn Stream<Item = WatchEvent<ObjectRef>> + Send>>;
+
+/// What happened to an object, as the cache records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    /// Created.
+    Added,
+    /// Changed.
+    Modified,
+    /// Deleted.
+    Deleted,
+}
+
+/// One event of the cache, shared by every watcher.
+#[derive(Debug)]
+pub struct CacheEvent {
+    /// The store revision of the change.
+    pub revision: i64,
+    /// Added, modified or deleted.
+    pub kind: EventType,
+    /// The object after the change (for a delete: its last state, with the
+    /// delete's resource version).
+    pub object: ObjectRef,
+    /// The object before the change.
+    pub prev: Option<ObjectRef>,
+    json: OnceLock<Bytes>,
+}
+
+impl CacheEvent {
+    /// The object's JSON, encoded once for every watcher that needs it.
+    pub fn object_json(&self) -> &Bytes {
+        self.json
+            .get_or_init(|| Bytes::from(self.object.to_json().unwrap_or_else(|_| b"{}".to_vec())))
+    }
+}
+
+struct State {
+    objects: BTreeMap<String, ObjectRef>,
+    events: VecDeque<Arc<CacheEvent>>,
+    /// Every event with a revision above this one is in `events`.
+    window_start: i64,
+    /// The revision of the last event applied.
+    last_applied: i64,
+    tx: broadcast::Sender<Arc<CacheEvent>>,
+}
+
+/// The cache of one resource.
+pub(crate) struct ResourceCache {
+    pub(crate) info: Arc<KindInfo>,
+    state: RwLock<State>,
+    capacity: usize,
+    /// The revision up to which the server's store watch has delivered
+    /// everything (shared by every cache).
+    progress: Arc<AtomicI64>,
+}
+
+/// What a watcher wants to see.
+#[derive(Clone, Default)]
+pub(crate) struct Filter {
+    /// Only this namespace (empty: all).
+    pub namespace: Str,
+    /// Only this name (empty: all).
+    pub name: Str,
+    /// Only objects whose labels match.
+    pub labels: Option<Selector>,
+    /// Only objects whose fields match.
+    pub fields: Option<FieldSelector>,
+}
+
+impl Filter {
+    pub(crate) fn matches(&self, obj: &dyn AnyObject, info: &KindInfo) -> bool {
+        let meta = obj.meta();
+        if !self.namespace.is_empty() && meta.namespace != self.namespace {
+            return false;
+        }
+        if !self.name.is_empty() && meta.name != self.name {
+            return false;
+        }
+        if let Some(l) = &self.labels {
+            if !l.matches(&meta.labels) {
+                return false;
+            }
+        }
+        if let Some(f) = &self.fields {
+            let values: Vec<(&str, Option<Cow<'_, str>>)> = f
+                .requirements()
+                .iter()
+                .map(|r| {
+                    let field = r.field.as_str();
+                    (
+                        field,
+                        strategy::field_value(obj, info, field).ok().flatten(),
+                    )
+                })
+                .collect();
+            return f.matches(|field| {
+                values
+                    .iter()
+                    .find(|(n, _)| *n == field)
+                    .and_then(|(_, v)| v.as_deref())
+            });
+        }
+        true
+    }
+
+    /// Checks that every field of the field selector is supported.
+    pub(crate) fn check(&self, info: &KindInfo) -> Result<()> {
+        if let Some(f) = &self.fields {
+            let empty = info.empty();
+            for r in f.requirements() {
+                strategy::field_value(empty.as_ref(), info, &r.field)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a watch starts.
+pub(crate) enum Start {
+    /// After this revision: replay the window's later events.
+    After(i64),
+    /// `ADDED` for every current object, then live events; with
+    /// `end_bookmark`, a bookmark marking the end of the initial events.
+    Snapshot { end_bookmark: bool },
+}
+
+/// Options of a cache watch.
+pub(crate) struct WatchConfig {
+    pub start: Start,
+    pub filter: Filter,
+    pub bookmarks: bool,
+    pub bookmark_interval: Duration,
+    pub timeout: Option<Duration>,
+}
+
+impl ResourceCache {
+    pub(crate) fn new(
+        info: Arc<KindInfo>,
+        capacity: usize,
+        progress: Arc<AtomicI64>,
+        revision: i64,
+    ) -> Self {
+        let capacity = capacity.max(16);
+        let (tx, _) = broadcast::channel(capacity);
+        ResourceCache {
+            info,
+            state: RwLock::new(State {
+                objects: BTreeMap::new(),
+                events: VecDeque::new(),
+                window_start: revision,
+                last_applied: revision,
+                tx,
+            }),
+            capacity,
+            progress,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the whole content (after a relist at `revision`). Current
+    /// watchers are closed; they resume from their last resource version,
+    /// which is then before the window and gets `410 Expired`.
+    pub(crate) fn reset(&self, objects: BTreeMap<String, ObjectRef>, revision: i64) {
+        let mut st = self.write();
+        st.objects = objects;
+        st.events.clear();
+        st.window_start = revision;
+        st.last_applied = revision;
+        let (tx, _) = broadcast::channel(self.capacity);
+        st.tx = tx;
+    }
+
+    /// Inserts an object during the initial load (no event).
+    pub(crate) fn load(&self, key: String, object: ObjectRef) {
+        self.write().objects.insert(key, object);
+    }
+
+    /// Applies a put of `key` at `revision`.
+    pub(crate) fn put(&self, key: &str, object: ObjectRef, revision: i64) {
+        let mut st = self.write();
+        let prev = st.objects.insert(key.to_string(), object.clone());
+        let kind = if prev.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        Self::push(
+            &mut st,
+            self.capacity,
+            CacheEvent {
+                revision,
+                kind,
+                object,
+                prev,
+                json: OnceLock::new(),
+            },
+        );
+    }
+
+    /// Applies a delete of `key` at `revision`.
+    pub(crate) fn delete(&self, key: &str, revision: i64) {
+        let mut st = self.write();
+        let Some(prev) = st.objects.remove(key) else {
+            st.last_applied = revision;
+            return;
+        };
+        let mut last = prev.clone_object();
+        last.meta_mut().resource_version = Str::from(revision.to_string());
+        Self::push(
+            &mut st,
+            self.capacity,
+            CacheEvent {
+                revision,
+                kind: EventType::Deleted,
+                object: Arc::from(last),
+                prev: Some(prev),
+                json: OnceLock::new(),
+            },
+        );
+    }
+
+    fn push(st: &mut State, capacity: usize, event: CacheEvent) {
+        let event = Arc::new(event);
+        st.last_applied = event.revision;
+        if st.events.len() >= capacity {
+            if let Some(old) = st.events.pop_front() {
+                st.window_start = old.revision;
+            }
+        }
+        st.events.push_back(event.clone());
+        // No receivers is fine.
+        let _ = st.tx.send(event);
+    }
+
+    /// The revision the cache reflects: events up to it are applied.
+    pub(crate) fn revision(&self) -> i64 {
+        let st = self.read();
+        st.last_applied.max(self.progress.load(Ordering::Acquire))
+    }
+
+    /// One object by key.
+    pub(crate) fn get(&self, key: &str) -> Option<ObjectRef> {
+        self.read().objects.get(key).cloned()
+    }
+
+    /// The objects under a key prefix that pass the filter, in key order,
+    /// and the revision they reflect.
+    pub(crate) fn list(&self, prefix: &str, filter: &Filter) -> (Vec<ObjectRef>, i64) {
+        let st = self.read();
+        let revision = st.last_applied.max(self.progress.load(Ordering::Acquire));
+        let items = st
+            .objects
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(_, o)| filter.matches(o.as_ref(), &self.info))
+            .map(|(_, o)| o.clone())
+            .collect();
+        (items, revision)
+    }
+
+    /// How many objects the cache holds.
+    pub(crate) fn len(&self) -> usize {
+        self.read().objects.len()
+    }
+
+    /// Starts a watch.
+    pub(crate) fn watch(self: &Arc<Self>, prefix: &str, config: WatchConfig) -> WatchStream {
+        let st = self.read();
+        let rx = st.tx.subscribe();
+        let mut initial: VecDeque<WatchEvent<ObjectRef>> = VecDeque::new();
+        let revision = st.last_applied.max(self.progress.load(Ordering::Acquire));
+        match config.start {
+            Start::After(rv) => {
+                if rv < st.window_start {
+                    let status = Status::expired(format!(
+                        "too old resource version: {rv} ({})",
+                        st.window_start
+                    ));
+                    return Box::pin(futures::stream::iter([WatchEvent::Error(status)]));
+                }
+                let first = st.events.partition_point(|e| e.revision <= rv);
+                for e in st.events.range(first..) {
+                    if let Some(ev) = convert(e, &config.filter, &self.info) {
+                        initial.push_back(ev);
+                    }
+                }
+            }
+            Start::Snapshot { end_bookmark } => {
+                for (_, o) in st
+                    .objects
+                    .range::<str, _>((
+                        std::ops::Bound::Included(prefix),
+                        std::ops::Bound::Unbounded,
+                    ))
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                {
+                    if config.filter.matches(o.as_ref(), &self.info) {
+                        initial.push_back(WatchEvent::Added(o.clone()));
+                    }
+                }
+                if end_bookmark && config.bookmarks {
+                    initial.push_back(WatchEvent::Bookmark(bookmark(&self.info, revision, true)));
+                }
+            }
+        }
+        drop(st);
+        let state = Watcher {
+            cache: self.clone(),
+            initial,
+            rx,
+            filter: config.filter,
+            bookmarks: config.bookmarks,
+            interval: config.bookmark_interval,
+            next_bookmark: tokio::time::Instant::now() + config.bookmark_interval,
+            deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
+            last_sent: revision,
+        };
+        Box::pin(futures::stream::unfold(state, |mut w| async move {
+            let ev = w.next().await?;
+            Some((ev, w))
+        }))
+    }
+}
+
+/// An empty object of the kind carrying only a resource version (and the
+/// initial-events-end annotation when asked).
+fn bookmark(info: &KindInfo, revision: i64, end_of_initial: bool) -> ObjectRef {
+    let mut obj = info.empty();
+    obj.meta_mut().resource_version = Str::from(revision.to_string());
+    if end_of_initial {
+        obj.meta_mut()
+            .annotations
+            .insert("k8s.io/initial-events-end", "true");
+    }
+    Arc::from(obj)
+}
+
+/// The event a watcher with `filter` sees for `e`, as Kubernetes'
+/// cacheWatcher: an object that starts matching is `ADDED`, one that stops
+/// matching is `DELETED` (with its previous state).
+fn convert(e: &CacheEvent, filter: &Filter, info: &KindInfo) -> Option<WatchEvent<ObjectRef>> {
+    let cur = filter.matches(e.object.as_ref(), info);
+    let old = e
+        .prev
+        .as_ref()
+        .map(|p| filter.matches(p.as_ref(), info))
+        .unwrap_or(false);
+    match e.kind {
+        EventType::Added => cur.then(|| WatchEvent::Added(e.object.clone())),
+        EventType::Deleted => {
+            // The delete event's object is the previous state with the
+            // delete's resource version.
+            let passes = filter.matches(e.object.as_ref(), info);
+            passes.then(|| WatchEvent::Deleted(e.object.clone()))
+        }
+        EventType::Modified => match (cur, old) {
+            (true, true) => Some(WatchEvent::Modified(e.object.clone())),
+            (true, false) => Some(WatchEvent::Added(e.object.clone())),
+            (false, true) => {
+                let mut last = e.prev.as_ref()?.clone_object();
+                last.meta_mut().resource_version = Str::from(e.revision.to_string());
+                Some(WatchEvent::Deleted(Arc::from(last)))
+            }
+            (false, false) => None,
+        },
+    }
+}
+
+struct Watcher {
+    cache: Arc<ResourceCache>,
+    initial: VecDeque<WatchEvent<ObjectRef>>,
+    rx: broadcast::Receiver<Arc<CacheEvent>>,
+    filter: Filter,
+    bookmarks: bool,
+    interval: Duration,
+    next_bookmark: tokio::time::Instant,
+    deadline: Option<tokio::time::Instant>,
+    last_sent: i64,
+}
+
+impl Watcher {
+    async fn next(&mut self) -> Option<WatchEvent<ObjectRef>> {
+        if let Some(e) = self.initial.pop_front() {
+            return Some(e);
+        }
+        loop {
+            let deadline = self.deadline;
+            let sleep_until = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => futures::future::pending().await,
+                }
+            };
+            let bookmarks = self.bookmarks;
+            let next_bookmark = self.next_bookmark;
+            let tick = async move {
+                if bookmarks {
+                    tokio::time::sleep_until(next_bookmark).await
+                } else {
+                    futures::future::pending().await
+                }
+            };
+            tokio::select! {
+                biased;
+                r = self.rx.recv() => match r {
+                    Ok(e) => {
+                        if e.revision <= self.last_sent {
+                            continue;
+                        }
+                        self.last_sent = e.revision;
+                        if let Some(ev) = convert(&e, &self.filter, &self.cache.info) {
+                            return Some(ev);
+                        }
+                    }
+                    // Fell behind the window, or the cache was reset: close,
+                    // as Kubernetes closes a slow watcher.
+                    Err(_) => return None,
+                },
+                _ = tick => {
+                    self.next_bookmark = tokio::time::Instant::now() + self.interval;
+                    // Read the progress first: anything at or below it was
+                    // already sent to our channel, so an empty channel means
+                    // we have seen it all.
+                    let progress = self.cache.progress.load(Ordering::Acquire).max(self.last_sent);
+                    if self.rx.is_empty() {
+                        self.last_sent = progress;
+                        return Some(WatchEvent::Bookmark(bookmark(&self.cache.info, progress, false)));
+                    }
+                }
+                _ = sleep_until => return None,
+            }
+        }
+    }
+}
