@@ -274,12 +274,6 @@ impl ResourceCache {
         let _ = st.tx.send(event);
     }
 
-    /// The revision the cache reflects: events up to it are applied.
-    pub(crate) fn revision(&self) -> i64 {
-        let st = self.read();
-        st.last_applied.max(self.progress.load(Ordering::Acquire))
-    }
-
     /// One object by key.
     pub(crate) fn get(&self, key: &str) -> Option<ObjectRef> {
         self.read().objects.get(key).cloned()

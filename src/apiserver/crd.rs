@@ -14,10 +14,6 @@ use super::kinds::{Conversion, Endpoint, Kinds, Storage};
 /// What the API server knows of one served version of a custom kind.
 #[derive(Debug)]
 pub(crate) struct CrdVersion {
-    /// The CRD's name (`websites.extensions.example.com`).
-    pub crd_name: Str,
-    /// The version.
-    pub version: Str,
     /// The scale subresource's paths, when declared.
     pub scale: Option<CustomResourceSubresourceScale>,
 }
@@ -82,8 +78,6 @@ pub(crate) fn register(
             Conversion::ApiVersion
         };
         let crd_version = CrdVersion {
-            crd_name: crd.metadata.name.clone(),
-            version: resource.version.clone(),
             scale: version
                 .and_then(|v| v.subresources.as_ref())
                 .and_then(|s| s.scale.clone()),

@@ -145,7 +145,7 @@ impl Endpoint {
     }
 
     /// Converts a stored object to the served version.
-    pub(crate) fn from_storage(&self, obj: ObjectRef) -> ObjectRef {
+    pub(crate) fn served(&self, obj: ObjectRef) -> ObjectRef {
         match &self.conversion {
             Conversion::None => obj,
             Conversion::ApiVersion => {

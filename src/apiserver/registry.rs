@@ -113,14 +113,7 @@ impl ApiServer {
                     "the server could not find the requested resource",
                 ))
             })?;
-        if !t.subresource.is_empty()
-            && !ep
-                .info
-                .resource
-                .subresources
-                .iter()
-                .any(|s| *s == t.subresource)
-        {
+        if !t.subresource.is_empty() && !ep.info.resource.subresources.contains(&t.subresource) {
             return Err(Status::failure(
                 crate::api::status::reason::NOT_FOUND,
                 404,
@@ -411,7 +404,7 @@ impl ApiServer {
                         self.wait_for_revision(kv.mod_revision).await;
                     }
                     return Ok(Written {
-                        object: ep.from_storage(stored),
+                        object: ep.served(stored),
                         created: true,
                         warnings: Vec::new(),
                     });
@@ -469,7 +462,7 @@ impl ApiServer {
         let obj = obj.ok_or_else(|| Error::not_found(g, r, &t.name))?;
         match t.subresource.as_str() {
             "scale" => Ok(Arc::new(scale_of(&ep, obj.as_ref())?)),
-            "" | "status" => Ok(ep.from_storage(obj)),
+            "" | "status" => Ok(ep.served(obj)),
             other => Err(Error::method_not_allowed(format!(
                 "the server does not allow this method on the requested resource ({} {other})",
                 t.resource
@@ -536,7 +529,7 @@ impl ApiServer {
             if self.wait_for_revision(target).await {
                 let (items, revision) = storage.cache.list(&prefix, &filter);
                 let items = if ep.converts() {
-                    items.into_iter().map(|o| ep.from_storage(o)).collect()
+                    items.into_iter().map(|o| ep.served(o)).collect()
                 } else {
                     items
                 };
@@ -599,7 +592,7 @@ impl ApiServer {
             for kv in &page.items {
                 if let Some(obj) = super::decode_stored(&ep.storage.info, kv) {
                     if filter.matches(obj.as_ref(), &ep.storage.info) {
-                        items.push(ep.from_storage(obj));
+                        items.push(ep.served(obj));
                     }
                 }
             }
@@ -691,10 +684,10 @@ impl ApiServer {
         }
         let ep = ep.clone();
         Ok(Box::pin(stream.map(move |e| match e {
-            WatchEvent::Added(o) => WatchEvent::Added(ep.from_storage(o)),
-            WatchEvent::Modified(o) => WatchEvent::Modified(ep.from_storage(o)),
-            WatchEvent::Deleted(o) => WatchEvent::Deleted(ep.from_storage(o)),
-            WatchEvent::Bookmark(o) => WatchEvent::Bookmark(ep.from_storage(o)),
+            WatchEvent::Added(o) => WatchEvent::Added(ep.served(o)),
+            WatchEvent::Modified(o) => WatchEvent::Modified(ep.served(o)),
+            WatchEvent::Deleted(o) => WatchEvent::Deleted(ep.served(o)),
+            WatchEvent::Bookmark(o) => WatchEvent::Bookmark(ep.served(o)),
             WatchEvent::Error(s) => WatchEvent::Error(s),
         })))
     }
@@ -799,7 +792,7 @@ impl ApiServer {
         t: &Target,
         opts: &WriteOptions,
         user: &UserInfo,
-        mut make: Box<dyn FnMut(&ObjectRef) -> Result<Box<dyn AnyObject>> + Send + '_>,
+        mut make: MakeObject<'_>,
     ) -> Result<Written> {
         let info = ep.storage.info.clone();
         let storage = &ep.storage;
@@ -815,7 +808,7 @@ impl ApiServer {
                         ..t.clone()
                     };
                     return self
-                        .create_as(&target, ep.from_storage_box(obj), opts, user)
+                        .create_as(&target, ep.served_box(obj), opts, user)
                         .await;
                 }
                 return Err(Error::not_found(&g, &r, &t.name));
@@ -908,14 +901,14 @@ impl ApiServer {
             self.validate_admission(&attrs, Some(new.as_ref())).await?;
             if new.eq_object(current.as_ref()) {
                 return Ok(Written {
-                    object: ep.from_storage(current),
+                    object: ep.served(current),
                     created: false,
                     warnings: Vec::new(),
                 });
             }
             if opts.dry_run {
                 return Ok(Written {
-                    object: ep.from_storage(Arc::from(new)),
+                    object: ep.served(Arc::from(new)),
                     created: false,
                     warnings: Vec::new(),
                 });
@@ -933,7 +926,7 @@ impl ApiServer {
                         let gone = Self::stored(new, kv.mod_revision);
                         self.notify_deleted(&info, gone.as_ref()).await;
                         return Ok(Written {
-                            object: ep.from_storage(gone),
+                            object: ep.served(gone),
                             created: false,
                             warnings: Vec::new(),
                         });
@@ -952,7 +945,7 @@ impl ApiServer {
                     let stored = Self::stored(new, kv.mod_revision);
                     storage.remember(kv.mod_revision, stored.clone(), self.revision());
                     return Ok(Written {
-                        object: ep.from_storage(stored),
+                        object: ep.served(stored),
                         created: false,
                         warnings: Vec::new(),
                     });
@@ -1343,17 +1336,17 @@ impl ApiServer {
                     }
                 }
                 if obj.eq_object(current.as_ref()) {
-                    return Ok(Deleted::Pending(ep.from_storage(current)));
+                    return Ok(Deleted::Pending(ep.served(current)));
                 }
                 if dry_run {
-                    return Ok(Deleted::Pending(ep.from_storage(Arc::from(obj))));
+                    return Ok(Deleted::Pending(ep.served(Arc::from(obj))));
                 }
                 let bytes = Self::encode(obj.as_ref())?;
                 match self.inner.store.update(&key, bytes, revision).await {
                     Ok(kv) => {
                         let stored = Self::stored(obj, kv.mod_revision);
                         storage.remember(kv.mod_revision, stored.clone(), self.revision());
-                        return Ok(Deleted::Pending(ep.from_storage(stored)));
+                        return Ok(Deleted::Pending(ep.served(stored)));
                     }
                     Err(store::Error::Conflict { .. }) | Err(store::Error::NotFound { .. }) => {
                         continue
@@ -1362,13 +1355,13 @@ impl ApiServer {
                 }
             }
             if dry_run {
-                return Ok(Deleted::Gone(ep.from_storage(current)));
+                return Ok(Deleted::Gone(ep.served(current)));
             }
             match self.inner.store.delete(&key, Some(revision)).await {
                 Ok(kv) => {
                     let gone = Self::stored(current.clone_object(), kv.mod_revision);
                     self.notify_deleted(&info, gone.as_ref()).await;
-                    return Ok(Deleted::Gone(ep.from_storage(gone)));
+                    return Ok(Deleted::Gone(ep.served(gone)));
                 }
                 Err(store::Error::Conflict { .. }) => continue,
                 Err(store::Error::NotFound { .. }) => {
@@ -1411,10 +1404,13 @@ impl ApiServer {
     }
 }
 
+/// Builds the next version of an object from the current one (update loops).
+type MakeObject<'a> = Box<dyn FnMut(&ObjectRef) -> Result<Box<dyn AnyObject>> + Send + 'a>;
+
 impl Endpoint {
-    pub(crate) fn from_storage_box(&self, obj: Box<dyn AnyObject>) -> Box<dyn AnyObject> {
+    pub(crate) fn served_box(&self, obj: Box<dyn AnyObject>) -> Box<dyn AnyObject> {
         if self.converts() {
-            self.from_storage(Arc::from(obj)).clone_object()
+            self.served(Arc::from(obj)).clone_object()
         } else {
             obj
         }

@@ -22,7 +22,8 @@ use crate::apiserver::{ApiServer, Target, WriteOptions};
 use super::limit_ranger::pod_totals;
 use super::{Admission, Attributes, Operation};
 
-/// Enforces ResourceQuotas on creates; see the [module docs](self).
+/// Enforces ResourceQuotas on creates: charges `status.used` with a
+/// compare-and-swap, refuses what would exceed `spec.hard`, refunds on delete.
 #[derive(Clone, Debug, Default)]
 pub struct ResourceQuota {}
 
@@ -408,8 +409,9 @@ impl Admission for ResourceQuota {
         api: &ApiServer,
     ) -> Result<()> {
         // A quota's status starts from the namespace's content.
-        if !(attrs.resource.group.is_empty() && attrs.resource.plural == "resourcequotas")
-            || !attrs.subresource.is_empty()
+        if !(attrs.resource.group.is_empty()
+            && attrs.resource.plural == "resourcequotas"
+            && attrs.subresource.is_empty())
         {
             return Ok(());
         }
