@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod apiserver;
+pub mod client;
 pub mod store;
 
 /// The types most programs need.

@@ -76,6 +76,7 @@ pub mod cache;
 mod crd;
 mod error;
 mod kinds;
+mod patch;
 mod registry;
 pub mod request;
 mod strategy;
@@ -84,7 +85,9 @@ pub use self::admission::{Admission, Attributes, Operation};
 pub use self::cache::{ObjectRef, WatchStream};
 pub use self::error::{Error, Result};
 pub use self::registry::{Deleted, ListResponse, Written};
-pub use self::request::{ListOptions, Propagation, Target, UserInfo, VersionMatch, WriteOptions};
+pub use self::request::{
+    ListOptions, PatchType, Propagation, Target, UserInfo, VersionMatch, WriteOptions,
+};
 
 use self::kinds::{Conversion, Endpoint, Kinds, Storage, REGISTRY};
 

@@ -350,3 +350,43 @@ pub(crate) fn parse_dry_run(values: &[Str]) -> Result<bool> {
     }
     Ok(dry)
 }
+
+/// How a patch body is to be applied (the request's `Content-Type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PatchType {
+    /// RFC 7386 JSON merge patch.
+    Merge,
+    /// RFC 6902 JSON patch.
+    Json,
+    /// Kubernetes' strategic merge patch.
+    Strategic,
+    /// Server-side apply.
+    Apply,
+}
+
+impl PatchType {
+    /// The content type of the patch.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            PatchType::Merge => "application/merge-patch+json",
+            PatchType::Json => "application/json-patch+json",
+            PatchType::Strategic => "application/strategic-merge-patch+json",
+            PatchType::Apply => "application/apply-patch+yaml",
+        }
+    }
+}
+
+impl PatchType {
+    /// The patch type of a `Content-Type` header (parameters such as
+    /// `; charset=utf-8` are ignored).
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let base = content_type.split(';').next().unwrap_or("").trim();
+        Some(match base {
+            "application/merge-patch+json" => PatchType::Merge,
+            "application/json-patch+json" => PatchType::Json,
+            "application/strategic-merge-patch+json" => PatchType::Strategic,
+            "application/apply-patch+yaml" | "application/apply-patch+json" => PatchType::Apply,
+            _ => return None,
+        })
+    }
+}
