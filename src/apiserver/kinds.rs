@@ -33,6 +33,8 @@ pub(crate) struct Storage {
     /// Objects this server wrote, by revision, so the store watch does not
     /// decode them again.
     pub written: Mutex<BTreeMap<i64, ObjectRef>>,
+    /// The newest revision this server wrote to this resource.
+    pub last_write: AtomicI64,
 }
 
 impl Storage {
@@ -57,6 +59,7 @@ impl Storage {
             info,
             prefix,
             written: Mutex::new(BTreeMap::new()),
+            last_write: AtomicI64::new(0),
         }
     }
 

@@ -169,6 +169,8 @@ pub(crate) struct Inner {
     /// The store revision up to which the watch has been applied.
     pub(crate) progress: Arc<AtomicI64>,
     pub(crate) progress_tx: tokio::sync::watch::Sender<i64>,
+    /// The newest revision this server has written (acknowledged).
+    pub(crate) written: AtomicI64,
     pub(crate) allocator: allocator::Allocator,
 }
 
@@ -253,6 +255,7 @@ impl Builder {
             admission: plugins,
             progress: Arc::new(AtomicI64::new(0)),
             progress_tx,
+            written: AtomicI64::new(0),
         });
         let scheme = self.scheme.unwrap_or_else(|| Scheme::builtin().clone());
         let server = ApiServer { inner };
@@ -447,6 +450,39 @@ impl ApiServer {
 
     /// Waits until the watch cache has applied `revision` (at most the
     /// configured wait). False on timeout.
+    /// Records a write this server acknowledged at `revision`.
+    pub(crate) fn note_write(&self, storage: &kinds::Storage, revision: i64) {
+        storage.last_write.fetch_max(revision, Ordering::AcqRel);
+        self.inner.written.fetch_max(revision, Ordering::AcqRel);
+    }
+
+    /// Waits until the watch cache of one resource reflects every write
+    /// this server has acknowledged to it: cheap (an atomic load) unless a
+    /// write to that resource is still in flight to the cache. Admission
+    /// plugins call it before reading namespaces or limit ranges from the
+    /// cache, so an object created right after its namespace is deleted
+    /// sees the deletion.
+    pub async fn caught_up_with(&self, group: &str, plural: &str) -> bool {
+        let last = {
+            let kinds = self.kinds_read();
+            match kinds.storage(group, plural) {
+                Some(s) => s.last_write.load(Ordering::Acquire),
+                None => return true,
+            }
+        };
+        self.wait_for_revision(last).await
+    }
+
+    /// Waits until the watch caches reflect every write this server has
+    /// acknowledged, so that reads from them (admission's namespace, limit
+    /// range and quota lookups, `cached`) see the caller's own writes.
+    /// Returns false if the caches did not catch up within the configured
+    /// wait.
+    pub async fn caught_up(&self) -> bool {
+        let written = self.inner.written.load(Ordering::Acquire);
+        self.wait_for_revision(written).await
+    }
+
     pub(crate) async fn wait_for_revision(&self, revision: i64) -> bool {
         if self.revision() >= revision {
             return true;

@@ -139,9 +139,7 @@ impl ApiServer {
         let mut value = current
             .to_value()
             .map_err(|e| Error::internal(format!("encoding the scale: {e}")))?;
-        let resource = self
-            .kind_of("autoscaling/v1", "Scale")
-            .ok_or_else(|| Error::internal("the Scale kind is not registered"))?;
+        let resource = self.body_kind(t)?;
         apply_patch(patch_type, &mut value, patch, &resource.resource)?;
         let decoded = resource.from_value(value, opts.field_validation)?;
         self.update_as(t, decoded.object, opts, user).await

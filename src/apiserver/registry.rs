@@ -133,7 +133,13 @@ impl ApiServer {
         let ep = self.endpoint(t)?;
         let scheme = crate::api::Scheme::builtin();
         let sub = match t.subresource.as_str() {
-            "scale" => scheme.kind("autoscaling/v1", "Scale"),
+            "scale" => {
+                // Scale is a subresource body only, not a served kind.
+                static SCALE: std::sync::OnceLock<Arc<KindInfo>> = std::sync::OnceLock::new();
+                return Ok(SCALE
+                    .get_or_init(|| Arc::new(KindInfo::of::<Scale>()))
+                    .clone());
+            }
             "binding" => scheme.kind("v1", "Binding"),
             "eviction" => scheme.kind("policy/v1", "Eviction"),
             _ => None,
@@ -399,6 +405,7 @@ impl ApiServer {
                 Ok(kv) => {
                     let stored = Self::stored(obj, kv.mod_revision);
                     storage.remember(kv.mod_revision, stored.clone(), self.revision());
+                    self.note_write(storage, kv.mod_revision);
                     if info.resource.group == "apiextensions.k8s.io" {
                         // Serve the new kind before answering.
                         self.wait_for_revision(kv.mod_revision).await;
@@ -838,8 +845,12 @@ impl ApiServer {
                 .into());
             }
             let status_update = t.subresource == "status";
+            let binding = t.subresource == "binding";
             new = match t.subresource.as_str() {
                 "status" => strategy::take_new_status(new, current.as_ref(), &info)?,
+                // Built from the current pod by `bind`: nodeName and the
+                // PodScheduled condition are the only changes.
+                "binding" => new,
                 "finalize" => finalize_of(new, current.as_ref())?,
                 _ => {
                     {
@@ -861,12 +872,14 @@ impl ApiServer {
             };
             new.meta_mut().resource_version = current.meta().resource_version.clone();
             let generation = current.meta().generation;
-            new.meta_mut().generation =
-                if !status_update && strategy::spec_changed(new.as_ref(), current.as_ref())? {
-                    generation + 1
-                } else {
-                    generation
-                };
+            new.meta_mut().generation = if !status_update
+                && !binding
+                && strategy::spec_changed(new.as_ref(), current.as_ref())?
+            {
+                generation + 1
+            } else {
+                generation
+            };
             if let Some(crd) =
                 new.downcast_mut::<crate::api::apiextensions::CustomResourceDefinition>()
             {
@@ -885,6 +898,9 @@ impl ApiServer {
             self.admit(&attrs, new.as_mut()).await?;
             let errors = if status_update {
                 strategy::validate_status_update(new.as_ref(), current.as_ref())
+            } else if binding {
+                // Binding may set spec.nodeName, which a pod update may not.
+                new.validate()
             } else {
                 new.validate_update(current.as_ref())
             };
@@ -923,6 +939,7 @@ impl ApiServer {
             {
                 match self.inner.store.delete(&key, Some(revision)).await {
                     Ok(kv) => {
+                        self.note_write(storage, kv.mod_revision);
                         let gone = Self::stored(new, kv.mod_revision);
                         self.notify_deleted(&info, gone.as_ref()).await;
                         return Ok(Written {
@@ -944,6 +961,7 @@ impl ApiServer {
                 Ok(kv) => {
                     let stored = Self::stored(new, kv.mod_revision);
                     storage.remember(kv.mod_revision, stored.clone(), self.revision());
+                    self.note_write(storage, kv.mod_revision);
                     return Ok(Written {
                         object: ep.served(stored),
                         created: false,
@@ -1043,7 +1061,7 @@ impl ApiServer {
             return Err(Error::invalid("", "Binding", &name, &errors));
         }
         let main = Target {
-            subresource: Str::default(),
+            subresource: Str::from_static("binding"),
             name: name.clone(),
             ..t.clone()
         };
@@ -1346,6 +1364,7 @@ impl ApiServer {
                     Ok(kv) => {
                         let stored = Self::stored(obj, kv.mod_revision);
                         storage.remember(kv.mod_revision, stored.clone(), self.revision());
+                        self.note_write(storage, kv.mod_revision);
                         return Ok(Deleted::Pending(ep.served(stored)));
                     }
                     Err(store::Error::Conflict { .. }) | Err(store::Error::NotFound { .. }) => {
@@ -1359,6 +1378,7 @@ impl ApiServer {
             }
             match self.inner.store.delete(&key, Some(revision)).await {
                 Ok(kv) => {
+                    self.note_write(storage, kv.mod_revision);
                     let gone = Self::stored(current.clone_object(), kv.mod_revision);
                     self.notify_deleted(&info, gone.as_ref()).await;
                     return Ok(Deleted::Gone(ep.served(gone)));

@@ -40,6 +40,7 @@ impl Admission for LimitRanger {
         let Some(pod) = object.downcast_mut::<Pod>() else {
             return Ok(());
         };
+        api.caught_up_with("", "limitranges").await;
         let ranges = api.cached::<LimitRange>(attrs.namespace);
         for range in &ranges {
             for item in range.spec.limits.iter().filter(|i| i.type_ == "Container") {
@@ -79,6 +80,7 @@ impl Admission for LimitRanger {
         let Some(object) = object else { return Ok(()) };
         let mut problems = Vec::new();
         if let Some(pod) = object.downcast_ref::<Pod>() {
+            api.caught_up_with("", "limitranges").await;
             let ranges = api.cached::<LimitRange>(attrs.namespace);
             for range in &ranges {
                 for item in &range.spec.limits {
@@ -110,6 +112,7 @@ impl Admission for LimitRanger {
                 ));
             }
         } else if let Some(pvc) = object.downcast_ref::<PersistentVolumeClaim>() {
+            api.caught_up_with("", "limitranges").await;
             let ranges = api.cached::<LimitRange>(attrs.namespace);
             for range in &ranges {
                 for item in range

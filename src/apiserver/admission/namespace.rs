@@ -45,6 +45,7 @@ impl Admission for NamespaceLifecycle {
         if attrs.operation != Operation::Create || !r.scope.is_namespaced() {
             return Ok(());
         }
+        api.caught_up_with("", "namespaces").await;
         let ns = match api.cached_one::<Namespace>("", attrs.namespace) {
             Some(ns) => ns,
             None => {
