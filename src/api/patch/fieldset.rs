@@ -233,10 +233,8 @@ fn parse_node(
     prefix: &mut Vec<PathElement>,
     out: &mut BTreeSet<FieldPath>,
 ) {
-    if m.is_empty() || m.contains_key(".") {
-        if !prefix.is_empty() {
-            out.insert(FieldPath(prefix.clone()));
-        }
+    if (m.is_empty() || m.contains_key(".")) && !prefix.is_empty() {
+        out.insert(FieldPath(prefix.clone()));
     }
     for (k, v) in m {
         let e = if let Some(f) = k.strip_prefix("f:") {

@@ -166,3 +166,109 @@ pub(crate) fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         _ => a == b,
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    /// JSON values; objects hold no `null` (a merge patch cannot set one).
+    fn value(nulls: bool) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::Bool),
+            (-5i64..5).prop_map(|n| json!(n)),
+            "[a-c]{0,2}".prop_map(Value::String),
+            Just(Value::Null),
+        ];
+        leaf.prop_recursive(4, 32, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-d$/~]{1,3}", inner, 0..4).prop_map(move |m| {
+                    Value::Object(
+                        m.into_iter()
+                            .filter(|(_, v)| nulls || !v.is_null())
+                            .collect::<Map<String, Value>>(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    fn containers() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map("[a-e]", ("[1-3]", prop::option::of("[xy]")), 0..5)
+            .prop_flat_map(|m| {
+                let items: Vec<Value> = m
+                    .into_iter()
+                    .map(|(name, (image, policy))| {
+                        let mut c = json!({"name": name, "image": image});
+                        if let Some(p) = policy {
+                            c["imagePullPolicy"] = json!(p);
+                        }
+                        c
+                    })
+                    .collect();
+                Just(items).prop_shuffle()
+            })
+            .prop_map(|items| json!({"spec": {"containers": items}}))
+    }
+
+    proptest! {
+        #[test]
+        fn merge_patch_round_trips(a in value(false), b in value(false)) {
+            let p = create_merge_patch(&a, &b);
+            let mut c = a.clone();
+            merge(&mut c, &p);
+            prop_assert_eq!(c, b);
+        }
+
+        #[test]
+        fn strategic_two_way_round_trips(a in containers(), b in containers()) {
+            let schema = PatchSchema::for_kind("", "Pod").unwrap();
+            let p = create_two_way_merge_patch(&a, &b, schema).unwrap();
+            let mut c = a.clone();
+            strategic_merge(&mut c, &p, schema).unwrap();
+            prop_assert_eq!(c, b);
+        }
+
+        #[test]
+        fn no_patch_document_panics(target in value(true), patch in value(true)) {
+            let schema = PatchSchema::for_kind("apps", "Deployment").unwrap();
+            let mut t = target.clone();
+            merge(&mut t, &patch);
+            let mut t = target.clone();
+            if json_patch(&mut t, &patch).is_err() {
+                prop_assert_eq!(&t, &target);
+            }
+            let mut t = target.clone();
+            if strategic_merge(&mut t, &patch, schema).is_err() {
+                prop_assert_eq!(&t, &target);
+            }
+            let _ = create_two_way_merge_patch(&target, &patch, schema);
+            let _ = create_three_way_merge_patch(&target, &patch, &target, schema);
+            let opts = ApplyOptions { manager: "m", ..ApplyOptions::default() };
+            let mut t = target.clone();
+            let _ = apply(&mut t, &patch, Some(schema), &opts);
+            let _ = apply(&mut t, &patch, Some(schema), &ApplyOptions { manager: "n", ..opts.clone() });
+            let old = t.clone();
+            record_update(&old, &mut t, Some(schema), &opts);
+        }
+
+        #[test]
+        fn json_patch_ops_never_panic(
+            target in value(true),
+            ops in prop::collection::vec(
+                (prop::sample::select(vec!["add", "remove", "replace", "move", "copy", "test"]),
+                 "(/[a-d0-9~-]{0,2}){0,3}", "(/[a-d0-9~-]{0,2}){0,3}", value(true)),
+                0..4),
+        ) {
+            let patch: Vec<Value> = ops.into_iter()
+                .map(|(op, path, from, v)| json!({"op": op, "path": path, "from": from, "value": v}))
+                .collect();
+            let mut t = target.clone();
+            if json_patch(&mut t, &Value::Array(patch)).is_err() {
+                prop_assert_eq!(t, target);
+            }
+        }
+    }
+}
