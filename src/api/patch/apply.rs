@@ -86,6 +86,8 @@ fn is_leaf_field(p: &FieldPath) -> bool {
 ///   `force`, which moves the field to this manager.
 /// - Fields this manager applied before and the configuration now leaves
 ///   out are removed, unless another manager owns them too.
+/// - A write to the main resource owns everything but `status`; one to
+///   the `status` subresource owns `status` only.
 /// - The configuration is merged into the object (strategically, by the
 ///   schema), and this manager's `Apply` entry in `metadata.managedFields`
 ///   becomes the set of fields the configuration names.
@@ -130,7 +132,7 @@ pub fn apply(
         m.remove("managedFields");
     }
     let config = Value::Object(cfg);
-    let new_set = FieldSet::of_object(&config, schema);
+    let new_set = owned_part(FieldSet::of_object(&config, schema), opts.subresource);
     let mut entries = read_entries(live);
     let mine = |e: &Entry| {
         e.meta.manager == opts.manager
@@ -217,6 +219,18 @@ pub fn apply(
     Ok(())
 }
 
+/// The part of an object a write to `subresource` owns: `status` for the
+/// status subresource, everything else for the main resource.
+fn owned_part(set: FieldSet, subresource: &str) -> FieldSet {
+    let status = FieldPath(vec![PathElement::Field("status".into())]);
+    FieldSet(
+        set.0
+            .into_iter()
+            .filter(|p| p.starts_with(&status) == (subresource == "status"))
+            .collect(),
+    )
+}
+
 /// Drops owned paths that no longer exist in the object.
 fn forget_missing(entries: &mut [Entry], obj: &Value) {
     for e in entries {
@@ -255,7 +269,7 @@ pub fn record_update(
     let mut entries = read_entries(new);
     if !opts.manager.is_empty() {
         let changed: FieldSet = FieldSet(
-            FieldSet::of_object(new, schema)
+            owned_part(FieldSet::of_object(new, schema), opts.subresource)
                 .0
                 .into_iter()
                 .filter(|p| p.resolve(old) != p.resolve(new))
@@ -378,5 +392,33 @@ mod tests {
         );
         let e = apply(&mut live, &json!({}), None, &opts("")).unwrap_err();
         assert_eq!(e.code(), 400);
+    }
+
+    #[test]
+    fn status_is_owned_through_the_status_subresource() {
+        let schema = PatchSchema::for_kind("", "Pod");
+        let mut live = json!({});
+        apply(
+            &mut live,
+            &json!({"spec": {"nodeName": "a"}, "status": {"phase": "x"}}),
+            schema,
+            &opts("kubectl"),
+        )
+        .unwrap();
+        let kubelet = ApplyOptions {
+            subresource: "status",
+            ..opts("kubelet")
+        };
+        apply(
+            &mut live,
+            &json!({"status": {"phase": "Running"}}),
+            schema,
+            &kubelet,
+        )
+        .unwrap();
+        let mf = live["metadata"]["managedFields"].as_array().unwrap();
+        assert_eq!(mf[0]["fieldsV1"], json!({"f:spec": {"f:nodeName": {}}}));
+        assert_eq!(mf[1]["fieldsV1"], json!({"f:status": {"f:phase": {}}}));
+        assert_eq!(mf[1]["subresource"], "status");
     }
 }

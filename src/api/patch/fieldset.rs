@@ -141,7 +141,7 @@ pub struct FieldSet(pub BTreeSet<FieldPath>);
 impl FieldSet {
     /// The fields an object sets, by the kind's schema: each scalar, empty
     /// object or atomic list is a leaf, each keyed list element and set
-    /// member is named. `apiVersion`, `kind`, `status` and the metadata the
+    /// member is named. `apiVersion`, `kind` and the metadata the
     /// server owns (`name`, `uid`, `resourceVersion`, `managedFields`, ...)
     /// are left out.
     ///
@@ -263,7 +263,7 @@ fn ignored(p: &FieldPath) -> bool {
         _ => None,
     };
     match f(0) {
-        Some("apiVersion" | "kind" | "status") => true,
+        Some("apiVersion" | "kind") => true,
         Some("metadata") => {
             matches!(
                 f(1),
