@@ -14,6 +14,8 @@
 //! - [`validation`]: field paths, field errors and the shared name/label rules.
 //! - [`Str`] and [`StringMap`]: the compact strings and maps objects are made of.
 //! - [`Time`] and [`MicroTime`]: RFC 3339 timestamps.
+//! - [`patch`]: JSON merge patch, JSON patch, strategic merge patch and
+//!   server-side apply, as pure functions over JSON values.
 //! - [`selector`]: label and field selectors; [`quantity`]: exact resource
 //!   quantities; [`intstr`]: numbers-or-strings and percentages.
 //!
@@ -66,6 +68,7 @@ pub mod dynamic;
 pub mod intstr;
 pub mod meta;
 pub mod networking;
+pub mod patch;
 pub mod policy;
 pub mod quantity;
 pub mod rbac;

@@ -1018,3 +1018,375 @@ async fn a_v1beta1_crd_without_conversion_is_refused_clearly() {
     assert_eq!(code(&e).0, 400, "{e}");
     assert!(e.to_string().contains("v1beta1"), "{e}");
 }
+
+// ------------------------------------------------------------------ patch types
+
+fn two_container_deployment(name: &str) -> Deployment {
+    from_json(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [
+                    {"name": "app", "image": "nginx:1.25",
+                     "env": [{"name": "MODE", "value": "a"}],
+                     "ports": [{"containerPort": 80}]},
+                    {"name": "log", "image": "busybox:1.36"}
+                ]}
+            }
+        }
+    }))
+}
+
+#[tokio::test]
+async fn strategic_merge_patch_merges_containers_by_name() {
+    let (_s, c) = server().await;
+    let pods: Api<Pod> = Api::namespaced(&c, "default");
+    let mut p = pod("web", json!({"app": "web"}));
+    p.spec
+        .containers
+        .push(serde_json::from_value(json!({"name": "log", "image": "busybox:1.36"})).unwrap());
+    pods.create(&p).await.unwrap();
+    // Only the named container changes; the other is kept (a merge patch
+    // would have replaced the whole list).
+    let patched = pods
+        .patch(
+            "web",
+            PatchType::Strategic,
+            &json!({"spec": {"containers": [{"name": "log", "image": "busybox:1.37"}]}}),
+        )
+        .await
+        .unwrap();
+    let images: Vec<(&str, &str)> = patched
+        .spec
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c.image.as_str()))
+        .collect();
+    assert_eq!(images, [("app", "nginx:1.25"), ("log", "busybox:1.37")]);
+
+    let deps: Api<Deployment> = Api::namespaced(&c, "default");
+    deps.create(&two_container_deployment("web")).await.unwrap();
+    let patched = deps
+        .patch(
+            "web",
+            PatchType::Strategic,
+            &json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "env": [{"name": "DEBUG", "value": "1"}],
+                 "ports": [{"containerPort": 443}]},
+                {"name": "log", "$patch": "delete"},
+                {"name": "proxy", "image": "envoy:1.30"}
+            ]}}}}),
+        )
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&patched.spec.template.spec).unwrap();
+    let names: Vec<&str> = v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app", "proxy"]);
+    let app = &v["containers"][0];
+    assert_eq!(app["image"], "nginx:1.25");
+    assert_eq!(
+        app["env"],
+        json!([{"name": "MODE", "value": "a"}, {"name": "DEBUG", "value": "1"}])
+    );
+    let ports: Vec<i64> = app["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["containerPort"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ports, [80, 443]);
+    assert_eq!(patched.metadata.generation, 2);
+
+    // A malformed directive is 400; an element without its key too.
+    for bad in [
+        json!({"spec": {"$patch": "frob"}}),
+        json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}),
+    ] {
+        let e = deps
+            .patch("web", PatchType::Strategic, &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e).0, 400, "{bad}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn json_patch_through_the_server() {
+    let (_s, c) = server().await;
+    let pods: Api<Pod> = Api::namespaced(&c, "default");
+    pods.create(&pod("web", json!({"app": "web", "tier": "front"})))
+        .await
+        .unwrap();
+    let patched = pods
+        .patch(
+            "web",
+            PatchType::Json,
+            &json!([
+                {"op": "test", "path": "/metadata/labels/app", "value": "web"},
+                {"op": "add", "path": "/metadata/labels/env", "value": "qa"},
+                {"op": "remove", "path": "/metadata/labels/tier"},
+                {"op": "replace", "path": "/spec/containers/0/image", "value": "nginx:1.27"}
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.metadata.labels.get("env").map(|s| s.as_str()),
+        Some("qa")
+    );
+    assert_eq!(patched.metadata.labels.get("tier"), None);
+    assert_eq!(patched.spec.containers[0].image, "nginx:1.27");
+
+    // A failed test is 422 (as kube-apiserver answers), and nothing changes.
+    let before = pods.get("web").await.unwrap();
+    let e = pods
+        .patch(
+            "web",
+            PatchType::Json,
+            &json!([
+                {"op": "add", "path": "/metadata/labels/x", "value": "y"},
+                {"op": "test", "path": "/metadata/labels/app", "value": "nope"}
+            ]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), (422, "Invalid".to_string()), "{e}");
+    assert!(e.to_string().contains("operation 1"), "{e}");
+    let after = pods.get("web").await.unwrap();
+    assert_eq!(
+        after.metadata.resource_version,
+        before.metadata.resource_version
+    );
+    assert_eq!(after.metadata.labels.get("x"), None);
+
+    // Not a list of operations: 400.
+    let e = pods
+        .patch("web", PatchType::Json, &json!({"op": "add"}))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, 400);
+}
+
+fn managers(cm: &ConfigMap) -> Vec<(String, String)> {
+    cm.metadata
+        .managed_fields
+        .iter()
+        .map(|e| (e.manager.to_string(), e.operation.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn server_side_apply_creates_updates_and_detects_conflicts() {
+    let (_s, c) = server().await;
+    let cms: Api<ConfigMap> = Api::namespaced(&c, "default");
+    let as_mgr = |m: &str| WriteOptions::default().field_manager(m);
+    let config = |data: serde_json::Value| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "settings", "labels": {"app": "web"}}, "data": data})
+    };
+
+    // Apply creates.
+    let created = cms
+        .patch_subresource(
+            "settings",
+            "",
+            PatchType::Apply,
+            &config(json!({"a": "1", "b": "2"})),
+            &as_mgr("alice"),
+        )
+        .await
+        .unwrap();
+    assert!(!created.metadata.uid.is_empty());
+    assert_eq!(managers(&created), [("alice".into(), "Apply".into())]);
+    let fields = created.metadata.managed_fields[0]
+        .fields_v1
+        .clone()
+        .unwrap();
+    assert_eq!(
+        fields,
+        json!({"f:data": {"f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {"f:app": {}}}})
+    );
+
+    // Someone else edits with a merge patch under their own name: they own
+    // what they changed.
+    cms.patch_subresource(
+        "settings",
+        "",
+        PatchType::Merge,
+        &json!({"data": {"c": "3"}}),
+        &as_mgr("editor"),
+    )
+    .await
+    .unwrap();
+
+    // Alice applies again without b: b goes, c (the editor's) stays.
+    let updated = cms
+        .patch_subresource(
+            "settings",
+            "",
+            PatchType::Apply,
+            &config(json!({"a": "1"})),
+            &as_mgr("alice"),
+        )
+        .await
+        .unwrap();
+    let data = updated
+        .data
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<Vec<(String, String)>>();
+    assert_eq!(data, [("a".into(), "1".into()), ("c".into(), "3".into())]);
+    assert_eq!(
+        managers(&updated),
+        [
+            ("alice".into(), "Apply".into()),
+            ("editor".into(), "Update".into())
+        ]
+    );
+
+    // Bob applies a different value of alice's field: 409 naming it.
+    let e = cms
+        .patch_subresource(
+            "settings",
+            "",
+            PatchType::Apply,
+            &config(json!({"a": "9"})),
+            &as_mgr("bob"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), (409, "Conflict".to_string()), "{e}");
+    let s = e.status().unwrap();
+    let causes = &s.details.as_ref().unwrap().causes;
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.field == ".data.a" && c.message.contains("alice")),
+        "{causes:?}"
+    );
+    assert_eq!(
+        cms.get("settings")
+            .await
+            .unwrap()
+            .data
+            .get("a")
+            .map(|s| s.as_str()),
+        Some("1")
+    );
+
+    // With force, bob takes the field.
+    let forced = cms
+        .patch_subresource(
+            "settings",
+            "",
+            PatchType::Apply,
+            &config(json!({"a": "9"})),
+            &as_mgr("bob").force(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.data.get("a").map(|s| s.as_str()), Some("9"));
+    let bob = forced
+        .metadata
+        .managed_fields
+        .iter()
+        .find(|e| e.manager == "bob")
+        .unwrap();
+    assert!(bob.fields_v1.as_ref().unwrap()["f:data"]
+        .get("f:a")
+        .is_some());
+    let alice = forced
+        .metadata
+        .managed_fields
+        .iter()
+        .find(|e| e.manager == "alice")
+        .unwrap();
+    assert!(alice.fields_v1.as_ref().unwrap()["f:data"]
+        .get("f:a")
+        .is_none());
+
+    // Apply needs a field manager, and force is for apply only: 422.
+    let e = cms
+        .patch_subresource(
+            "settings",
+            "",
+            PatchType::Apply,
+            &config(json!({})),
+            &WriteOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, 422, "{e}");
+    let e = cms
+        .patch_subresource(
+            "settings",
+            "",
+            PatchType::Merge,
+            &json!({}),
+            &as_mgr("x").force(true),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, 422, "{e}");
+}
+
+#[tokio::test]
+async fn strategic_merge_patch_of_a_custom_resource_is_415() {
+    let (server, c) = server().await;
+    let crd = keelson::api::apiextensions::crd_from_v1beta1(&website_crd()).unwrap();
+    let crds: Api<keelson::api::apiextensions::CustomResourceDefinition> = Api::all(&c);
+    crds.create(&crd).await.unwrap();
+    let mut resource = None;
+    for _ in 0..100 {
+        if let Some(k) = server.kind("extensions.example.com", "v1", "websites") {
+            resource = Some(k.resource.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let resource = resource.expect("websites served");
+    let sites = DynamicApi::dynamic(&c, &resource, "default");
+    let site: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "extensions.example.com/v1", "kind": "Website",
+        "metadata": {"name": "kubia"}, "spec": {"gitRepo": "a"}
+    }))
+    .unwrap();
+    sites.create(&site).await.unwrap();
+    let e = sites
+        .patch(
+            "kubia",
+            PatchType::Strategic,
+            &json!({"spec": {"gitRepo": "b"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e).0, 415, "{e}");
+    // Merge patch and JSON patch work on custom resources.
+    let got = sites
+        .patch(
+            "kubia",
+            PatchType::Merge,
+            &json!({"spec": {"gitRepo": "b"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.data["spec"]["gitRepo"], "b");
+    let got = sites
+        .patch(
+            "kubia",
+            PatchType::Json,
+            &json!([{"op": "replace", "path": "/spec/gitRepo", "value": "c"}]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.data["spec"]["gitRepo"], "c");
+}
