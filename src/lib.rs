@@ -20,6 +20,8 @@
 pub mod api;
 pub mod apiserver;
 pub mod client;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod store;
 
 /// The types most programs need.

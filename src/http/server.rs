@@ -1,0 +1,645 @@
+//! The HTTP/1.1 server: one hyper connection per client, every request
+//! answered by [`handle`] from the [`ApiServer`].
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::meta::DeleteOptions;
+use crate::api::{Status, WatchEvent};
+use crate::apiserver::{
+    ApiServer, Deleted, Error, ListResponse, ObjectRef, PatchType, Result, Target, UserInfo,
+};
+
+use super::discovery;
+use super::route::{parse_path, Query, Route};
+
+/// Kubernetes' limit on request bodies: 3 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Serves an [`ApiServer`] over HTTP with Kubernetes' REST paths.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use keelson::apiserver::ApiServer;
+/// use keelson::http::HttpServer;
+///
+/// let api = ApiServer::in_memory().await.expect("api server");
+/// let serving = HttpServer::new(&api).bind("127.0.0.1:0".parse().unwrap()).await?;
+/// println!("serving on {}", serving.url());
+/// serving.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HttpServer {
+    api: ApiServer,
+    max_body: usize,
+}
+
+impl HttpServer {
+    /// A server for `api`.
+    pub fn new(api: &ApiServer) -> Self {
+        HttpServer {
+            api: api.clone(),
+            max_body: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Refuse request bodies over `bytes` with 413 (default 3 MiB).
+    #[must_use]
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Binds `addr` and serves until [`Serving::shutdown`].
+    pub async fn bind(self, addr: SocketAddr) -> std::io::Result<Serving> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve(listener)
+    }
+
+    /// Serves connections accepted on `listener`.
+    pub fn serve(self, listener: TcpListener) -> std::io::Result<Serving> {
+        let addr = listener.local_addr()?;
+        let (stop_tx, mut stop_rx) = watch::channel(false);
+        let state = Arc::new(State {
+            api: self.api,
+            max_body: self.max_body,
+            metrics: Metrics::default(),
+        });
+        let task = tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stop_rx.changed() => break,
+                };
+                let Ok((stream, _peer)) = accepted else {
+                    // Out of descriptors or similar: keep serving.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let mut stop = stop_rx.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(handle(&state, req).await) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = tokio::time::timeout(
+                                std::time::Duration::from_secs(1),
+                                conn,
+                            )
+                            .await;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Serving {
+            addr,
+            stop: stop_tx,
+            task,
+        })
+    }
+}
+
+/// A running [`HttpServer`].
+pub struct Serving {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Serving {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, ends open connections (watches included) and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct State {
+    api: ApiServer,
+    max_body: usize,
+    metrics: Metrics,
+}
+
+/// Request counts and latencies by verb, resource and code, and open
+/// watches, for `/metrics`.
+/// (verb, resource, code) → (count, seconds).
+type RequestCounts = BTreeMap<(String, String, u16), (u64, f64)>;
+
+#[derive(Default)]
+struct Metrics {
+    requests: Mutex<RequestCounts>,
+    watches: AtomicI64,
+}
+
+impl Metrics {
+    fn record(&self, verb: &str, resource: &str, code: u16, seconds: f64) {
+        let mut m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m
+            .entry((verb.to_string(), resource.to_string(), code))
+            .or_insert((0, 0.0));
+        e.0 += 1;
+        e.1 += seconds;
+    }
+
+    fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        out.push_str("# HELP apiserver_request_total Requests by verb, resource and code.\n");
+        out.push_str("# TYPE apiserver_request_total counter\n");
+        let m = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        for ((verb, res, code), (n, _)) in m.iter() {
+            let _ = writeln!(
+                out,
+                "apiserver_request_total{{verb=\"{verb}\",resource=\"{res}\",code=\"{code}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP apiserver_request_duration_seconds Request latency by verb and resource.\n",
+        );
+        out.push_str("# TYPE apiserver_request_duration_seconds summary\n");
+        let mut sums: BTreeMap<(&str, &str), (u64, f64)> = BTreeMap::new();
+        for ((verb, res, _), (n, s)) in m.iter() {
+            let e = sums.entry((verb, res)).or_insert((0, 0.0));
+            e.0 += n;
+            e.1 += s;
+        }
+        for ((verb, res), (n, s)) in sums {
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_sum{{verb=\"{verb}\",resource=\"{res}\"}} {s}"
+            );
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_count{{verb=\"{verb}\",resource=\"{res}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP apiserver_longrunning_requests Open watches.\n");
+        out.push_str("# TYPE apiserver_longrunning_requests gauge\n");
+        let _ = writeln!(
+            out,
+            "apiserver_longrunning_requests{{verb=\"WATCH\"}} {}",
+            self.watches.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+fn json_response(code: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn value_response(v: &serde_json::Value) -> Response<Body> {
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// A failure as a `Status` with its HTTP code.
+fn status_response(status: &Status) -> Response<Body> {
+    let mut s = status.clone();
+    s.kind = "Status".into();
+    s.api_version = "v1".into();
+    if s.status.is_empty() {
+        s.status = "Failure".into();
+    }
+    let code = StatusCode::from_u16(s.code as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(
+        code,
+        serde_json::to_vec(&s).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+fn error_response(e: Error) -> Response<Body> {
+    status_response(e.status())
+}
+
+fn object_json(o: &ObjectRef) -> Result<Vec<u8>> {
+    o.to_json()
+        .map_err(|e| Error::internal(format!("encoding the object: {e}")))
+}
+
+fn object_response(code: StatusCode, o: &ObjectRef, warnings: &[String]) -> Result<Response<Body>> {
+    let mut r = json_response(code, object_json(o)?);
+    add_warnings(&mut r, warnings);
+    Ok(r)
+}
+
+fn add_warnings(r: &mut Response<Body>, warnings: &[String]) {
+    for w in warnings {
+        // The header carries text; quotes and backslashes are escaped and
+        // anything that is not visible ASCII is replaced.
+        let text: String = w
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect::<String>()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{text}\"")) {
+            r.headers_mut().append("warning", v);
+        }
+    }
+}
+
+fn list_json(list: &ListResponse) -> Result<Vec<u8>> {
+    let r = &list.kind.resource;
+    let mut meta = serde_json::Map::new();
+    meta.insert(
+        "resourceVersion".into(),
+        list.resource_version.clone().into(),
+    );
+    if let Some(c) = &list.continue_token {
+        meta.insert("continue".into(), c.clone().into());
+    }
+    if let Some(n) = list.remaining {
+        meta.insert("remainingItemCount".into(), n.into());
+    }
+    let head = serde_json::json!({
+        "kind": list.kind.list_kind.as_str(),
+        "apiVersion": r.api_version.as_str(),
+        "metadata": meta,
+    });
+    let mut out = serde_json::to_vec(&head).map_err(|e| Error::internal(e.to_string()))?;
+    out.pop(); // the closing brace
+    out.extend_from_slice(b",\"items\":[");
+    for (i, o) in list.items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        o.write_json(&mut out)
+            .map_err(|e| Error::internal(format!("encoding the object: {e}")))?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
+}
+
+fn event_line(e: &WatchEvent<ObjectRef>) -> Vec<u8> {
+    let (kind, obj) = match e {
+        WatchEvent::Added(o) => ("ADDED", Some(o)),
+        WatchEvent::Modified(o) => ("MODIFIED", Some(o)),
+        WatchEvent::Deleted(o) => ("DELETED", Some(o)),
+        WatchEvent::Bookmark(o) => ("BOOKMARK", Some(o)),
+        WatchEvent::Error(_) => ("ERROR", None),
+    };
+    let mut out = Vec::with_capacity(1024);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    match (obj, e) {
+        (Some(o), _) => {
+            if o.write_json(&mut out).is_err() {
+                out.extend_from_slice(b"{}");
+            }
+        }
+        (None, WatchEvent::Error(s)) => {
+            let mut s = s.clone();
+            s.kind = "Status".into();
+            s.api_version = "v1".into();
+            if s.status.is_empty() {
+                s.status = "Failure".into();
+            }
+            if serde_json::to_writer(&mut out, &s).is_err() {
+                out.extend_from_slice(b"{}");
+            }
+        }
+        _ => out.extend_from_slice(b"{}"),
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// Counts an open watch until dropped.
+struct WatchGuard(Arc<State>);
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        self.0.metrics.watches.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = parse_path(req.uri().path());
+    let (verb, resource) = match &route {
+        Some(Route::Object { target, .. }) => (
+            method.as_str().to_string(),
+            if target.subresource.is_empty() {
+                target.resource.to_string()
+            } else {
+                format!("{}/{}", target.resource, target.subresource)
+            },
+        ),
+        _ => (method.as_str().to_string(), String::new()),
+    };
+    let response = match route {
+        None => status_response(&Status::failure(
+            "NotFound",
+            404,
+            format!(
+                "the server could not find the requested resource ({})",
+                req.uri().path()
+            ),
+        )),
+        Some(route) => match dispatch(state, route, req).await {
+            Ok(r) => r,
+            Err(e) => error_response(e),
+        },
+    };
+    state.metrics.record(
+        &verb,
+        &resource,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn dispatch(
+    state: &Arc<State>,
+    route: Route,
+    req: Request<Incoming>,
+) -> Result<Response<Body>> {
+    let api = &state.api;
+    let get_only = |r: Response<Body>| -> Result<Response<Body>> { Ok(r) };
+    let is_get = req.method() == Method::GET || req.method() == Method::HEAD;
+    let not_found = || Error::not_found("", "", req.uri().path());
+    match route {
+        Route::Object {
+            target,
+            watch_prefix,
+        } => object(state, target, watch_prefix, req).await,
+        _ if !is_get => Err(Error::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({} {})",
+            req.method(),
+            req.uri().path()
+        ))),
+        Route::Version => get_only(value_response(&discovery::version())),
+        Route::Health => {
+            let mut r = Response::new(full("ok"));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            Ok(r)
+        }
+        Route::Metrics => {
+            let mut r = Response::new(full(state.metrics.render()));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            Ok(r)
+        }
+        Route::CoreVersions => Ok(value_response(&discovery::core_versions())),
+        Route::Groups => Ok(value_response(&discovery::group_list(api))),
+        Route::Group(g) => discovery::group(api, &g)
+            .map(|v| value_response(&v))
+            .ok_or_else(not_found),
+        Route::Resources { group, version } => discovery::resource_list(api, &group, &version)
+            .map(|v| value_response(&v))
+            .ok_or_else(not_found),
+        Route::OpenApiV2 => {
+            let mut r = Response::new(full(discovery::openapi_v2_protobuf()));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                ),
+            );
+            Ok(r)
+        }
+        Route::OpenApiRoot => Ok(value_response(&discovery::openapi_root(api))),
+        Route::OpenApiDoc { group, version } => discovery::openapi_doc(api, &group, &version)
+            .map(|v| value_response(&v))
+            .ok_or_else(not_found),
+    }
+}
+
+/// Reads the request body, refusing more than the limit with 413.
+async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes> {
+    let too_large = || {
+        Error::from(Status::too_large(format!(
+            "the request body is larger than {} bytes",
+            state.max_body
+        )))
+    };
+    if let Some(len) = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > state.max_body as u64 {
+            return Err(too_large());
+        }
+    }
+    match Limited::new(req.into_body(), state.max_body)
+        .collect()
+        .await
+    {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                Err(too_large())
+            } else {
+                Err(Error::bad_request(format!("reading the request body: {e}")))
+            }
+        }
+    }
+}
+
+/// Checks that a write's body is JSON (YAML bodies are not read yet).
+fn require_json(content_type: &str) -> Result<()> {
+    let base = content_type.split(';').next().unwrap_or("").trim();
+    match base {
+        "" | "application/json" | "*/*" => Ok(()),
+        other => Err(Error::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json (got {other:?})"
+        ))),
+    }
+}
+
+async fn object(
+    state: &Arc<State>,
+    target: Target,
+    watch_prefix: bool,
+    req: Request<Incoming>,
+) -> Result<Response<Body>> {
+    let api = &state.api;
+    let query = Query::parse(req.uri().query())?;
+    let user = UserInfo::admin();
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let method = req.method().clone();
+    let collection = target.name.is_empty();
+    match method {
+        Method::GET | Method::HEAD if collection || watch_prefix => {
+            let opts = query.list_options()?;
+            if watch_prefix || query.watch()? {
+                let stream = api.watch(&target, &opts).await?;
+                state.metrics.watches.fetch_add(1, Ordering::Relaxed);
+                let guard = WatchGuard(state.clone());
+                let body = StreamBody::new(stream.map(move |e| {
+                    let _ = &guard;
+                    Ok::<_, Infallible>(Frame::data(Bytes::from(event_line(&e))))
+                }));
+                let mut r = Response::new(BodyExt::boxed_unsync(body));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                return Ok(r);
+            }
+            let list = api.list(&target, &opts).await?;
+            Ok(json_response(StatusCode::OK, list_json(&list)?))
+        }
+        Method::GET | Method::HEAD => {
+            let rv = query.get("resourceVersion").unwrap_or("");
+            let o = api.get_with(&target, rv).await?;
+            object_response(StatusCode::OK, &o, &[])
+        }
+        Method::POST => {
+            if collection && !target.subresource.is_empty() {
+                return Err(Error::method_not_allowed(
+                    "POST needs a name for a subresource",
+                ));
+            }
+            if !collection && target.subresource.is_empty() {
+                return Err(Error::method_not_allowed(format!(
+                    "the server does not allow this method on the requested resource (POST {})",
+                    target
+                )));
+            }
+            require_json(&content_type)?;
+            let opts = query.write_options()?;
+            let body = read_body(state, req).await?;
+            let (obj, mut warnings) = api.decode_body(&target, &body, opts.field_validation)?;
+            let written = api.create_as(&target, obj, &opts, &user).await?;
+            warnings.extend(written.warnings.iter().cloned());
+            object_response(StatusCode::CREATED, &written.object, &warnings)
+        }
+        Method::PUT if !collection => {
+            require_json(&content_type)?;
+            let opts = query.write_options()?;
+            let body = read_body(state, req).await?;
+            let (obj, mut warnings) = api.decode_body(&target, &body, opts.field_validation)?;
+            let written = api.update_as(&target, obj, &opts, &user).await?;
+            warnings.extend(written.warnings.iter().cloned());
+            let code = if written.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            object_response(code, &written.object, &warnings)
+        }
+        Method::PATCH if !collection => {
+            let patch_type = PatchType::from_content_type(&content_type).ok_or_else(|| {
+                Error::unsupported_media_type(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type:?})"
+                ))
+            })?;
+            let opts = query.write_options()?;
+            let body = read_body(state, req).await?;
+            let written = api
+                .patch_as(&target, patch_type, &body, &opts, &user)
+                .await?;
+            let code = if written.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            object_response(code, &written.object, &written.warnings)
+        }
+        Method::DELETE => {
+            let body = read_body(state, req).await?;
+            let from_body: DeleteOptions = if body.iter().all(u8::is_ascii_whitespace) {
+                DeleteOptions::default()
+            } else {
+                serde_json::from_slice(&body)
+                    .map_err(|e| Error::bad_request(format!("decoding DeleteOptions: {e}")))?
+            };
+            let opts = query.delete_options(from_body)?;
+            if collection {
+                let list_opts = query.list_options()?;
+                let deleted = api.delete_collection(&target, &list_opts, &opts).await?;
+                let kind = api.body_kind(&target)?;
+                let list = ListResponse {
+                    kind,
+                    items: deleted
+                        .into_iter()
+                        .map(|d| match d {
+                            Deleted::Gone(o) | Deleted::Pending(o) => o,
+                        })
+                        .collect(),
+                    resource_version: api.revision().to_string(),
+                    continue_token: None,
+                    remaining: None,
+                };
+                return Ok(json_response(StatusCode::OK, list_json(&list)?));
+            }
+            match api.delete_as(&target, &opts, &user).await? {
+                Deleted::Gone(o) => object_response(StatusCode::OK, &o, &[]),
+                Deleted::Pending(o) => object_response(StatusCode::ACCEPTED, &o, &[]),
+            }
+        }
+        other => Err(Error::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({other} {target})"
+        ))),
+    }
+}

@@ -1,0 +1,433 @@
+//! The HTTP server against the real kubectl (`/usr/bin/kubectl`, with a
+//! fresh `--cache-dir` and a written kubeconfig) and against raw HTTP
+//! requests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use keelson::apiserver::ApiServer;
+use keelson::http::{write_kubeconfig, HttpServer, Serving};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+struct Cluster {
+    _api: ApiServer,
+    serving: Serving,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let api = ApiServer::in_memory().await.expect("api server");
+        let serving = HttpServer::new(&api)
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("bind");
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_kubeconfig(&dir.path().join("kubeconfig"), &serving.url(), "keelson")
+            .expect("kubeconfig");
+        Cluster {
+            _api: api,
+            serving,
+            dir,
+        }
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// Runs kubectl (off the async runtime): (success, stdout, stderr).
+    async fn kubectl(&self, args: &[&str]) -> (bool, String, String) {
+        let mut cmd = Command::new(KUBECTL);
+        cmd.arg("--kubeconfig")
+            .arg(self.dir.path().join("kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args);
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .expect("join")
+            .unwrap_or_else(|e| panic!("running {KUBECTL}: {e}"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.kubectl(args).await;
+        assert!(ok, "kubectl {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    async fn fails(&self, args: &[&str]) -> String {
+        let (ok, out, err) = self.kubectl(args).await;
+        assert!(!ok, "kubectl {args:?} succeeded:\n{out}");
+        err
+    }
+
+    /// One raw HTTP/1.1 request: (status code, headers, body).
+    async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &str,
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut s = tokio::net::TcpStream::connect(self.serving.local_addr())
+            .await
+            .expect("connect");
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.expect("write");
+        // A server may answer (413) before the body is sent and close.
+        let _ = s.write_all(body).await;
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status code");
+        (code, head, buf[split + 4..].to_vec())
+    }
+}
+
+fn seed(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/manifests/seeds")
+        .join(name)
+}
+
+fn seed_str(name: &str) -> String {
+    seed(name).to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_discovery_and_create() {
+    let c = Cluster::start().await;
+    let out = c.ok(&["version"]).await;
+    assert!(out.contains("Server Version: v1.32"), "{out}");
+    let out = c.ok(&["api-resources"]).await;
+    for line in [
+        "pods",
+        "po",
+        "deployments",
+        "deploy",
+        "customresourcedefinitions",
+    ] {
+        assert!(out.contains(line), "api-resources lacks {line}:\n{out}");
+    }
+    for f in [
+        "02-pod-kubia-manual.yaml",
+        "26-deployment-kubia.yaml",
+        "07-service-kubia.yaml",
+        "47-configmap-myconfig.yaml",
+        "49-deployment-nginx-nfs.yaml",
+    ] {
+        c.ok(&["create", "-f", &seed_str(f)]).await;
+    }
+    let out = c.ok(&["get", "pods", "-o", "json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["items"][0]["metadata"]["name"], "kubia-manual");
+    let out = c.ok(&["get", "pv,pvc,deploy", "-o", "name"]).await;
+    for n in [
+        "persistentvolume/my-pv",
+        "persistentvolumeclaim/my-pvc",
+        "deployment.apps/nginx-nfs",
+        "deployment.apps/kubia",
+    ] {
+        assert!(out.contains(n), "{n} missing:\n{out}");
+    }
+    let out = c.ok(&["get", "svc", "kubia", "-o", "yaml"]).await;
+    assert!(out.contains("clusterIP: 10."), "{out}");
+    let out = c.ok(&["get", "pods", "-A", "--show-labels"]).await;
+    assert!(out.contains("kubia-manual"), "{out}");
+    let out = c
+        .ok(&["get", "pods", "-l", "app=nothing", "-n", "default"])
+        .await;
+    assert!(!out.contains("kubia-manual"), "{out}");
+
+    // Errors carry the server's message.
+    let err = c
+        .fails(&["create", "-f", &seed_str("45-pod-myPod.yaml")])
+        .await;
+    assert!(
+        err.contains("metadata.name: Invalid value: \"myPod\""),
+        "{err}"
+    );
+    let err = c
+        .fails(&["create", "-f", &seed_str("43-ingress-example-ingress.yaml")])
+        .await;
+    assert!(
+        err.contains("no matches for kind \"Ingress\" in version \"networking.k8s.io/v1beta1\""),
+        "{err}"
+    );
+    let err = c
+        .fails(&["create", "-f", &seed_str("48-deployment-nginx-nfs.yaml")])
+        .await;
+    assert!(err.contains("line 28"), "{err}");
+    let err = c
+        .fails(&["create", "-f", &seed_str("02-pod-kubia-manual.yaml")])
+        .await;
+    assert!(err.contains("AlreadyExists"), "{err}");
+    let bad = c.file(
+        "unknown-field.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ncolour: blue\n",
+    );
+    let err = c.fails(&["create", "-f", &bad.to_string_lossy()]).await;
+    assert!(err.contains("unknown field \"colour\""), "{err}");
+    c.serving.shutdown().await;
+}
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        env:
+        - {name: A, value: \"1\"}
+      - name: sidecar
+        image: busybox:1.36
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_edit_and_workload_commands() {
+    let c = Cluster::start().await;
+    let f = c.file("d.yaml", DEPLOYMENT);
+    let path = f.to_string_lossy().into_owned();
+    assert!(c.ok(&["apply", "-f", &path]).await.contains("created"));
+    // Edit and apply again: a strategic merge patch computed by kubectl.
+    c.file(
+        "d.yaml",
+        &DEPLOYMENT
+            .replace("nginx:1.25", "nginx:1.26")
+            .replace("replicas: 2", "replicas: 3"),
+    );
+    assert!(c.ok(&["apply", "-f", &path]).await.contains("configured"));
+    let out = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[1].name} {.metadata.generation}",
+        ])
+        .await;
+    assert_eq!(out, "3 nginx:1.26 sidecar 2");
+    let out = c.ok(&["apply", "--server-side", "-f", &path]).await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    let out = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .await;
+    assert!(out.contains("kubectl"), "{out}");
+
+    c.ok(&["label", "deploy", "web", "tier=frontend"]).await;
+    c.ok(&["annotate", "deploy", "web", "note=hello"]).await;
+    c.ok(&["scale", "deployment", "web", "--replicas=5"]).await;
+    c.ok(&["set", "image", "deployment/web", "web=nginx:1.27"])
+        .await;
+    let out = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.labels.tier} {.metadata.annotations.note} {.spec.replicas} {.spec.template.spec.containers[0].image}",
+        ])
+        .await;
+    assert_eq!(out, "frontend hello 5 nginx:1.27");
+    let out = c
+        .ok(&["get", "deploy", "-l", "tier=frontend", "--show-labels"])
+        .await;
+    assert!(out.contains("tier=frontend"), "{out}");
+    let out = c.ok(&["describe", "deploy", "web"]).await;
+    assert!(
+        out.contains("Replicas:") && out.contains("nginx:1.27"),
+        "{out}"
+    );
+
+    // Orphan propagation leaves the `orphan` finalizer for the garbage
+    // collector; without one running, kubectl must not wait for it.
+    let out = c
+        .ok(&[
+            "delete",
+            "deploy",
+            "web",
+            "--cascade=orphan",
+            "--wait=false",
+        ])
+        .await;
+    assert!(out.contains("deleted"), "{out}");
+    let out = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.finalizers} {.metadata.deletionTimestamp}",
+        ])
+        .await;
+    assert!(out.starts_with("[\"orphan\"] 20"), "{out}");
+    c.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .await;
+    let (ok, _, err) = c.kubectl(&["get", "deploy", "web"]).await;
+    assert!(!ok && err.contains("NotFound"), "{err}");
+    c.serving.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_watch_sees_added_and_deleted() {
+    let c = Cluster::start().await;
+    let mut cmd = tokio::process::Command::new(KUBECTL);
+    cmd.arg("--kubeconfig")
+        .arg(c.dir.path().join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(c.dir.path().join("cache-watch"))
+        .args(["get", "pods", "-w", "--output-watch-events", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("kubectl get -w");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.ok(&["run", "w1", "--image=nginx"]).await;
+    c.ok(&["delete", "pod", "w1", "--grace-period=0", "--force"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let _ = child.start_kill();
+    let out = child.wait_with_output().await.expect("output");
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains(r#""type":"ADDED""#) && out.contains(r#""name":"w1""#),
+        "{out}"
+    );
+    assert!(out.contains(r#""type":"DELETED""#), "{out}");
+    c.serving.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_http_statuses() {
+    let c = Cluster::start().await;
+    let (code, _, body) = c.http("GET", "/readyz", "", b"").await;
+    assert_eq!((code, body.as_slice()), (200, b"ok".as_slice()));
+
+    let status = |body: &[u8]| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_slice(body).expect("a Status");
+        assert_eq!(v["kind"], "Status", "{v}");
+        v
+    };
+    let (code, _, body) = c
+        .http("GET", "/api/v1/namespaces/default/pods/nope", "", b"")
+        .await;
+    assert_eq!(code, 404);
+    assert_eq!(status(&body)["reason"], "NotFound");
+    let (code, _, body) = c.http("GET", "/no/such/path", "", b"").await;
+    assert_eq!(code, 404);
+    status(&body);
+    let (code, _, body) = c
+        .http(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "Content-Type: application/json\r\n",
+            b"{not json",
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert_eq!(status(&body)["reason"], "BadRequest");
+    let big = vec![b' '; 3 * 1024 * 1024 + 1];
+    let (code, _, body) = c
+        .http(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "Content-Type: application/json\r\n",
+            &big,
+        )
+        .await;
+    assert_eq!(code, 413);
+    assert_eq!(status(&body)["reason"], "RequestEntityTooLarge");
+    let (code, _, body) = c
+        .http("GET", "/api/v1/pods?limit=notanumber", "", b"")
+        .await;
+    assert_eq!(code, 400);
+    status(&body);
+
+    // Warn: the unknown field comes back as a Warning header.
+    let (code, head, _) = c
+        .http(
+            "POST",
+            "/api/v1/namespaces/default/configmaps?fieldValidation=Warn",
+            "Content-Type: application/json\r\n",
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"w"},"colour":"x"}"#,
+        )
+        .await;
+    assert_eq!(code, 201, "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("warning: 299 - \"unknown field \\\"colour\\\"\""),
+        "{head}"
+    );
+
+    // A watch: one JSON event per line.
+    let (code, _, body) = c
+        .http(
+            "GET",
+            "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1",
+            "",
+            b"",
+        )
+        .await;
+    assert_eq!(code, 200);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(
+            "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\""
+        ),
+        "{text}"
+    );
+
+    let (code, _, body) = c.http("GET", "/metrics", "", b"").await;
+    assert_eq!(code, 200);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains(
+            "apiserver_request_total{verb=\"POST\",resource=\"configmaps\",code=\"201\"} 1"
+        ),
+        "{text}"
+    );
+    c.serving.shutdown().await;
+}
