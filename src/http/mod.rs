@@ -19,6 +19,11 @@
 //!   with verbs, short names and categories; custom resources appear when
 //!   their CRD is established) and an `/openapi/v3` index whose documents
 //!   declare `fieldValidation`, so kubectl leaves validation to the server;
+//! - `Table` responses (`as=Table`) with per-kind columns, which `kubectl get`
+//!   prints (`-o wide` adds the priority columns), for get, list and watch;
+//! - request bodies in JSON or, as client-go's typed clients send them
+//!   (`kubectl create namespace`, `create configmap`, `create secret`, ...),
+//!   in Kubernetes' protobuf encoding for the kinds the descriptor table knows;
 //! - `/healthz`, `/livez`, `/readyz` and `/metrics` (Prometheus text).
 //!
 //! Every failure is a `Status` object with its HTTP code; bodies over 3 MiB
@@ -44,8 +49,10 @@
 
 mod discovery;
 mod kubeconfig;
+mod protobuf;
 mod route;
 mod server;
+mod table;
 
 pub use self::discovery::KUBERNETES_VERSION;
 pub use self::kubeconfig::{kubeconfig, write_kubeconfig};

@@ -13,20 +13,23 @@ use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api::apiextensions::CustomResourceDefinition;
 use crate::api::meta::DeleteOptions;
-use crate::api::{Status, WatchEvent};
+use crate::api::{Status, Time, WatchEvent};
 use crate::apiserver::{
     ApiServer, Deleted, Error, ListResponse, ObjectRef, PatchType, Result, Target, UserInfo,
 };
 
 use super::discovery;
+use super::protobuf::{self, ProtobufError};
 use super::route::{parse_path, Query, Route};
+use super::table::{self, Printer};
 
 /// Kubernetes' limit on request bodies: 3 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -361,6 +364,56 @@ fn event_line(e: &WatchEvent<ObjectRef>) -> Vec<u8> {
     out
 }
 
+fn object_value(o: &ObjectRef) -> Result<serde_json::Value> {
+    serde_json::from_slice(&object_json(o)?)
+        .map_err(|e| Error::internal(format!("encoding the object: {e}")))
+}
+
+/// How a resource's objects print in a `Table`: a built-in printer, or a
+/// custom resource's CRD printer columns.
+async fn printer_for(api: &ApiServer, target: &Target) -> Printer {
+    let builtin = Printer::builtin(&target.group, &target.resource);
+    if target.group.is_empty() || !target.group.contains('.') || target.group.ends_with(".k8s.io") {
+        return builtin;
+    }
+    let crd = Target::new("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        .name(format!("{}.{}", target.resource, target.group));
+    let Ok(o) = api.get_with(&crd, "").await else {
+        return builtin;
+    };
+    let Some(crd) = o.downcast_ref::<CustomResourceDefinition>() else {
+        return builtin;
+    };
+    let columns = crd
+        .spec
+        .versions
+        .iter()
+        .find(|v| v.name == target.version)
+        .map(|v| v.additional_printer_columns.clone())
+        .unwrap_or_default();
+    Printer::custom(columns)
+}
+
+/// A watch event whose object is a one-row `Table` (`kubectl get -w`).
+fn table_event_line(printer: &Printer, e: &WatchEvent<ObjectRef>) -> Vec<u8> {
+    let (kind, o) = match e {
+        WatchEvent::Added(o) => ("ADDED", o),
+        WatchEvent::Modified(o) => ("MODIFIED", o),
+        WatchEvent::Deleted(o) => ("DELETED", o),
+        WatchEvent::Bookmark(_) | WatchEvent::Error(_) => return event_line(e),
+    };
+    let Ok(v) = object_value(o) else {
+        return event_line(e);
+    };
+    let t = printer.table(&[v], serde_json::Map::new(), Time::now());
+    let mut out = serde_json::to_vec(&serde_json::json!({"type": kind, "object": t}))
+        .unwrap_or_else(|_| event_line(e));
+    if out.last() != Some(&b'\n') {
+        out.push(b'\n');
+    }
+    out
+}
+
 /// Counts an open watch until dropped.
 struct WatchGuard(Arc<State>);
 
@@ -502,13 +555,21 @@ async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes> {
     }
 }
 
-/// Checks that a write's body is JSON (YAML bodies are not read yet).
-fn require_json(content_type: &str) -> Result<()> {
+/// A write's body as JSON: JSON as it is, protobuf (client-go's typed
+/// clients) decoded through [`protobuf`](super::protobuf).
+fn json_body(content_type: &str, body: Bytes) -> Result<Bytes> {
     let base = content_type.split(';').next().unwrap_or("").trim();
     match base {
-        "" | "application/json" | "*/*" => Ok(()),
+        "" | "application/json" | "*/*" => Ok(body),
+        protobuf::MEDIA_TYPE => match protobuf::to_json(&body) {
+            Ok(json) => Ok(Bytes::from(json)),
+            Err(ProtobufError::Malformed(m)) => Err(Error::bad_request(m)),
+            Err(ProtobufError::Unsupported(m)) => Err(Error::unsupported_media_type(format!(
+                "this server does not read {m}"
+            ))),
+        },
         other => Err(Error::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json (got {other:?})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (got {other:?})"
         ))),
     }
 }
@@ -530,16 +591,30 @@ async fn object(
         .to_string();
     let method = req.method().clone();
     let collection = target.name.is_empty();
+    let table = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(table::wants_table);
     match method {
         Method::GET | Method::HEAD if collection || watch_prefix => {
             let opts = query.list_options()?;
             if watch_prefix || query.watch()? {
+                let printer = if table {
+                    Some(Arc::new(printer_for(api, &target).await))
+                } else {
+                    None
+                };
                 let stream = api.watch(&target, &opts).await?;
                 state.metrics.watches.fetch_add(1, Ordering::Relaxed);
                 let guard = WatchGuard(state.clone());
                 let body = StreamBody::new(stream.map(move |e| {
                     let _ = &guard;
-                    Ok::<_, Infallible>(Frame::data(Bytes::from(event_line(&e))))
+                    let line = match &printer {
+                        Some(p) => table_event_line(p, &e),
+                        None => event_line(&e),
+                    };
+                    Ok::<_, Infallible>(Frame::data(Bytes::from(line)))
                 }));
                 let mut r = Response::new(BodyExt::boxed_unsync(body));
                 r.headers_mut()
@@ -547,11 +622,34 @@ async fn object(
                 return Ok(r);
             }
             let list = api.list(&target, &opts).await?;
+            if table {
+                let printer = printer_for(api, &target).await;
+                let mut meta = serde_json::Map::new();
+                meta.insert(
+                    "resourceVersion".into(),
+                    list.resource_version.clone().into(),
+                );
+                if let Some(c) = &list.continue_token {
+                    meta.insert("continue".into(), c.clone().into());
+                }
+                let objects = list
+                    .items
+                    .iter()
+                    .map(object_value)
+                    .collect::<Result<Vec<_>>>()?;
+                let t = printer.table(&objects, meta, Time::now());
+                return Ok(value_response(&t));
+            }
             Ok(json_response(StatusCode::OK, list_json(&list)?))
         }
         Method::GET | Method::HEAD => {
             let rv = query.get("resourceVersion").unwrap_or("");
             let o = api.get_with(&target, rv).await?;
+            if table && target.subresource.is_empty() {
+                let printer = printer_for(api, &target).await;
+                let t = printer.table(&[object_value(&o)?], serde_json::Map::new(), Time::now());
+                return Ok(value_response(&t));
+            }
             object_response(StatusCode::OK, &o, &[])
         }
         Method::POST => {
@@ -566,18 +664,16 @@ async fn object(
                     target
                 )));
             }
-            require_json(&content_type)?;
             let opts = query.write_options()?;
-            let body = read_body(state, req).await?;
+            let body = json_body(&content_type, read_body(state, req).await?)?;
             let (obj, mut warnings) = api.decode_body(&target, &body, opts.field_validation)?;
             let written = api.create_as(&target, obj, &opts, &user).await?;
             warnings.extend(written.warnings.iter().cloned());
             object_response(StatusCode::CREATED, &written.object, &warnings)
         }
         Method::PUT if !collection => {
-            require_json(&content_type)?;
             let opts = query.write_options()?;
-            let body = read_body(state, req).await?;
+            let body = json_body(&content_type, read_body(state, req).await?)?;
             let (obj, mut warnings) = api.decode_body(&target, &body, opts.field_validation)?;
             let written = api.update_as(&target, obj, &opts, &user).await?;
             warnings.extend(written.warnings.iter().cloned());

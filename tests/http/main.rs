@@ -431,3 +431,119 @@ async fn raw_http_statuses() {
     );
     c.serving.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_generators_send_protobuf() {
+    let c = Cluster::start().await;
+    // These commands use client-go's typed clients, which send protobuf.
+    c.ok(&["create", "namespace", "custom-namespace"]).await;
+    c.ok(&[
+        "create",
+        "configmap",
+        "fortunes-config",
+        "--from-literal=sleep-interval=25",
+        "-n",
+        "custom-namespace",
+    ])
+    .await;
+    let key = c.file("https.key", "not really a key\n");
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "fortune-https",
+        &format!("--from-file={}", key.display()),
+    ])
+    .await;
+    c.ok(&["create", "serviceaccount", "foo"]).await;
+    let out = c
+        .ok(&[
+            "get",
+            "cm",
+            "fortunes-config",
+            "-n",
+            "custom-namespace",
+            "-o",
+            "jsonpath={.data.sleep-interval}",
+        ])
+        .await;
+    assert_eq!(out, "25");
+    let out = c
+        .ok(&[
+            "get",
+            "secret",
+            "fortune-https",
+            "-o",
+            "jsonpath={.data.https\\.key} {.type}",
+        ])
+        .await;
+    assert_eq!(out, "bm90IHJlYWxseSBhIGtleQo= Opaque");
+    let out = c.ok(&["get", "ns", "custom-namespace"]).await;
+    assert!(out.contains("custom-namespace   Active"), "{out}");
+    let out = c.ok(&["get", "sa", "foo", "-o", "name"]).await;
+    assert_eq!(out.trim(), "serviceaccount/foo");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_prints_tables() {
+    let c = Cluster::start().await;
+    c.ok(&["create", "-f", &seed_str("02-pod-kubia-manual.yaml")])
+        .await;
+    c.ok(&["create", "-f", &seed_str("26-deployment-kubia.yaml")])
+        .await;
+    c.ok(&["create", "-f", &seed_str("07-service-kubia.yaml")])
+        .await;
+    let out = c.ok(&["get", "pods"]).await;
+    let header: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out}"
+    );
+    assert!(out.contains("kubia-manual   0/1     Pending   0"), "{out}");
+    let out = c.ok(&["get", "pods", "-o", "wide"]).await;
+    assert!(
+        out.contains("NOMINATED NODE") && out.contains("<none>"),
+        "{out}"
+    );
+    let out = c.ok(&["get", "deploy", "-o", "wide"]).await;
+    let header: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("luksa/kubia:v1") && out.contains("app=kubia"),
+        "{out}"
+    );
+    let out = c.ok(&["get", "svc", "kubia"]).await;
+    assert!(out.contains("ClusterIP") && out.contains("80/TCP"), "{out}");
+    let out = c.ok(&["get", "pods", "-A", "--show-labels"]).await;
+    assert!(out.starts_with("NAMESPACE"), "{out}");
+    assert!(
+        out.contains("default     kubia-manual") && out.contains("env=test"),
+        "{out}"
+    );
+    let out = c.ok(&["get", "pod", "kubia-manual", "--no-headers"]).await;
+    assert!(out.starts_with("kubia-manual"), "{out}");
+}
