@@ -47,6 +47,7 @@
 //!
 //! [`ApiServer`]: crate::apiserver::ApiServer
 
+mod client;
 mod discovery;
 mod kubeconfig;
 mod protobuf;
@@ -54,6 +55,7 @@ mod route;
 mod server;
 mod table;
 
+pub use self::client::HttpClient;
 pub use self::discovery::KUBERNETES_VERSION;
 pub use self::kubeconfig::{kubeconfig, write_kubeconfig};
 pub use self::server::{HttpServer, Serving, DEFAULT_MAX_BODY_BYTES};

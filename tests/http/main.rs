@@ -547,3 +547,65 @@ async fn kubectl_get_prints_tables() {
     let out = c.ok(&["get", "pod", "kubia-manual", "--no-headers"]).await;
     assert!(out.starts_with("kubia-manual"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_client_watch_reconnects_from_the_last_version() {
+    use futures::StreamExt;
+    use keelson::api::core::ConfigMap;
+    use keelson::api::{ObjectMeta, WatchEvent};
+    use keelson::client::Api;
+    use keelson::http::HttpClient;
+
+    let api = ApiServer::in_memory().await.expect("api server");
+    let serving = HttpServer::new(&api)
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let addr = serving.local_addr();
+    let client = HttpClient::new(&serving.url()).expect("client");
+    let cms: Api<ConfigMap> = Api::namespaced(&client, "default");
+    let cm = |name: &str| ConfigMap {
+        metadata: ObjectMeta::named(name),
+        ..Default::default()
+    };
+    cms.create(&cm("before")).await.expect("create");
+    let mut events = cms.watch(&Default::default()).await.expect("watch");
+    let first = events.next().await.expect("an event").expect("ok");
+    assert!(matches!(&first, WatchEvent::Added(c) if c.metadata.name == "before"));
+
+    // The server goes away (every connection closes) and comes back on the
+    // same port; meanwhile an object is created.
+    serving.shutdown().await;
+    cms_direct(&api, "during").await;
+    let serving = HttpServer::new(&api).bind(addr).await.expect("rebind");
+    cms.create(&cm("after")).await.expect("create after");
+
+    let mut names = Vec::new();
+    while names.len() < 2 {
+        let e = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("the watch resumes")
+            .expect("not ended")
+            .expect("ok");
+        if let WatchEvent::Added(c) = e {
+            names.push(c.metadata.name.to_string());
+        }
+    }
+    // Nothing is repeated and nothing is missed.
+    assert_eq!(names, ["during", "after"]);
+    serving.shutdown().await;
+}
+
+/// Creates a ConfigMap in-process (while the HTTP server is down).
+async fn cms_direct(api: &ApiServer, name: &str) {
+    use keelson::api::core::ConfigMap;
+    use keelson::api::ObjectMeta;
+    use keelson::client::{Api, LocalClient};
+    let cms: Api<ConfigMap> = Api::namespaced(LocalClient::new(api), "default");
+    cms.create(&ConfigMap {
+        metadata: ObjectMeta::named(name),
+        ..Default::default()
+    })
+    .await
+    .expect("create");
+}
