@@ -66,6 +66,7 @@ pub mod core;
 pub mod discovery;
 pub mod dynamic;
 pub mod intstr;
+pub mod manifest;
 pub mod meta;
 pub mod networking;
 pub mod patch;
