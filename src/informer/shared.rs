@@ -173,6 +173,14 @@ impl<K: Object> SharedInformer<K> {
         self.inner.cache.add_index(name, func);
     }
 
+    /// Adds the built-in label index ([`cache::LABELS`](super::cache::LABELS)),
+    /// which label-selector queries on the cache use.
+    pub fn add_label_index(&self) {
+        self.inner
+            .cache
+            .add_index(super::cache::LABELS, super::cache::label_index());
+    }
+
     /// A stream of events for a new consumer: first an `Added` for each
     /// cached object, then every change.
     pub fn subscribe(&self) -> Subscription<K> {
