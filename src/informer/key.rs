@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn orders_by_namespace_then_name() {
-        let mut keys = vec![
+        let mut keys = [
             ObjectKey::new("b", "a"),
             ObjectKey::new("a", "z"),
             ObjectKey::new("", "m"),

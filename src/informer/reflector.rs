@@ -213,6 +213,9 @@ impl Config {
 
 /// What the reflector asks its writer to do.
 #[derive(Debug)]
+// The watch event's rare `Error` variant makes it large; boxing it would
+// cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum Update<K> {
     /// A complete list: replace the content.
     Listed {
