@@ -34,6 +34,10 @@ struct Probe {
     watches: Arc<AtomicUsize>,
     cut: Arc<tokio::sync::watch::Sender<u64>>,
     held: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The resource version and bookmark flag of every watch asked for.
+    asked: Arc<Mutex<Vec<(String, bool)>>>,
+    /// Lists still to fail.
+    failing_lists: Arc<AtomicUsize>,
     json: bool,
 }
 
@@ -45,6 +49,8 @@ impl Probe {
             watches: Arc::default(),
             cut: Arc::new(tokio::sync::watch::channel(0).0),
             held: Arc::new(tokio::sync::watch::channel(false).0),
+            asked: Arc::default(),
+            failing_lists: Arc::default(),
             json: false,
         }
     }
@@ -95,12 +101,26 @@ impl Client for Probe {
     }
     async fn list(&self, t: &Target, opts: &ListOptions) -> Result<ListPayload> {
         self.lists.fetch_add(1, Ordering::SeqCst);
+        let fail = self
+            .failing_lists
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if fail {
+            return Err(keelson::client::Error::Transport {
+                message: "connection refused".into(),
+                source: None,
+            });
+        }
         let mut l = self.inner.list(t, opts).await?;
         l.items = l.items.into_iter().map(|p| self.payload(p)).collect();
         Ok(l)
     }
     async fn watch(&self, t: &Target, opts: &ListOptions) -> Result<PayloadStream> {
         self.watches.fetch_add(1, Ordering::SeqCst);
+        self.asked
+            .lock()
+            .unwrap()
+            .push((opts.resource_version.to_string(), opts.allow_bookmarks));
         let mut held = self.held.subscribe();
         let _ = held.wait_for(|h| !*h).await;
         let mut cut = self.cut.subscribe();
@@ -423,6 +443,81 @@ async fn resumes_a_watch_the_server_ends_without_listing_again() {
     api.create(&configmap("late", "1")).await.unwrap();
     assert_eq!(describe(&next(&mut sub).await), "added late 1");
     assert_eq!(probe.lists(), 1);
+    informer.shutdown();
+}
+
+#[tokio::test]
+async fn bookmarks_move_the_resource_version_a_watch_resumes_from() {
+    let server = ApiServer::builder()
+        .config(Config::default().bookmark_interval(Duration::from_millis(50)))
+        .build()
+        .await
+        .unwrap();
+    let probe = Probe::new(&server);
+    let api: Api<ConfigMap> = Api::namespaced(&probe, "default");
+    let cm = api.create(&configmap("quiet", "1")).await.unwrap();
+    let informer = SharedInformer::new(api.clone(), reflector::Config::default());
+    informer.start();
+    informer.cache().wait_until_ready().await.unwrap();
+    // Other kinds move the server's revision; configmaps stay quiet.
+    let pods: Api<Pod> = Api::namespaced(&probe, "default");
+    let mut revision = 0;
+    for i in 0..3 {
+        let p = pods.create(&pod(&format!("p{i}"), "", "x")).await.unwrap();
+        revision = p.metadata.resource_version.parse::<i64>().unwrap();
+    }
+    let rv = cm.metadata.resource_version.parse::<i64>().unwrap();
+    assert!(revision > rv);
+    let cache = informer.cache();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while cache.resource_version().parse::<i64>().unwrap_or(0) < revision {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no bookmark arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    probe.cut();
+    while probe.watches() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no re-watch");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let asked = probe.asked.lock().unwrap().clone();
+    assert!(asked.iter().all(|(_, bookmarks)| *bookmarks), "{asked:?}");
+    let resumed_at: i64 = asked[1].0.parse().unwrap();
+    assert!(resumed_at >= revision, "{asked:?} (revision {revision})");
+    assert_eq!(probe.lists(), 1);
+    informer.shutdown();
+}
+
+#[tokio::test]
+async fn failed_lists_are_retried_with_exponential_backoff() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let probe = Probe::new(&server);
+    probe.failing_lists.store(3, Ordering::SeqCst);
+    let api: Api<ConfigMap> = Api::namespaced(&probe, "default");
+    api.create(&configmap("x", "1")).await.unwrap();
+    let backoff = reflector::Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_secs(1),
+        factor: 2.0,
+        jitter: 0.0,
+    };
+    let informer = SharedInformer::new(api, reflector::Config::default().backoff(backoff));
+    let start = std::time::Instant::now();
+    informer.start();
+    tokio::time::timeout(Duration::from_secs(5), informer.cache().wait_until_ready())
+        .await
+        .expect("ready after the failures")
+        .unwrap();
+    // 20 + 40 + 80 ms of backoff before the fourth list.
+    assert!(
+        start.elapsed() >= Duration::from_millis(140),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(probe.lists(), 4);
+    assert_eq!(informer.cache().len(), 1);
     informer.shutdown();
 }
 
