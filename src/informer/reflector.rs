@@ -261,7 +261,10 @@ impl<K> std::fmt::Debug for Reflector<K> {
 /// How one watch ended.
 enum WatchEnd {
     /// The server closed it: watch again from the last version.
-    Closed { events: usize },
+    Closed {
+        events: usize,
+        asked: Option<Duration>,
+    },
     /// The version is too old: list again.
     Gone,
     /// Something failed: back off, then watch again.
@@ -328,10 +331,13 @@ impl<K: Object> Reflector<K> {
             }
             let started = tokio::time::Instant::now();
             match self.watch(&mut apply, &mut backoff).await {
-                WatchEnd::Closed { events } => {
-                    // A watch that ends at once without news is a failure
-                    // in disguise: do not spin.
-                    if events == 0 && started.elapsed() < Duration::from_secs(1) {
+                WatchEnd::Closed { events, asked } => {
+                    // A watch that ends at once without news, before the
+                    // timeout asked for, is a failure in disguise: do not
+                    // spin.
+                    let elapsed = started.elapsed();
+                    let early = asked.is_none_or(|t| elapsed < t);
+                    if events == 0 && early && elapsed < Duration::from_secs(1) {
                         tokio::time::sleep(backoff.next_delay()).await;
                     }
                 }
@@ -373,9 +379,10 @@ impl<K: Object> Reflector<K> {
         let mut opts = self.config.list_options();
         opts.resource_version = self.writer.resource_version();
         opts.allow_bookmarks = self.config.bookmarks;
-        opts.timeout = self.config.watch_timeout.map(|t| {
+        let asked = self.config.watch_timeout.map(|t| {
             Duration::try_from_secs_f64(t.as_secs_f64() * (1.0 + fastrand::f64())).unwrap_or(t)
         });
+        opts.timeout = asked;
         let mut stream = match self.api.watch(&opts).await {
             Ok(s) => s,
             Err(e) if e.is_gone() => return WatchEnd::Gone,
@@ -403,7 +410,7 @@ impl<K: Object> Reflector<K> {
                 }
             }
         }
-        WatchEnd::Closed { events }
+        WatchEnd::Closed { events, asked }
     }
 }
 

@@ -493,7 +493,9 @@ impl InformerFactory {
         }
     }
 
-    /// Waits until every informer handed out so far has listed once.
+    /// Waits until every informer handed out so far has listed once (call
+    /// [`start`](Self::start) first: an informer that is not running never
+    /// becomes ready).
     #[doc(alias = "WaitForCacheSync")]
     pub async fn wait_for_sync(&self) -> Result<(), Error> {
         let waits: Vec<_> = self.lock().values().map(|i| i.ready()).collect();
@@ -515,5 +517,110 @@ impl<K> SharedInformer<K> {
     /// True when both handles are the same informer.
     pub fn ptr_eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::core::{ConfigMap, Pod};
+    use crate::api::ObjectMeta;
+    use crate::apiserver::ApiServer;
+    use crate::client::LocalClient;
+
+    #[tokio::test]
+    async fn the_factory_shares_by_kind_namespace_and_type() {
+        let server = ApiServer::in_memory().await.unwrap();
+        let factory = InformerFactory::new(LocalClient::new(&server));
+        let all = factory.informer::<Pod>();
+        assert!(all.ptr_eq(&factory.informer::<Pod>()));
+        let ns = factory.namespaced::<Pod>("default");
+        assert!(!all.ptr_eq(&ns));
+        assert!(ns.ptr_eq(&factory.namespaced::<Pod>("default")));
+        let resource = Pod::api_resource();
+        let dynamic = factory.dynamic(&resource);
+        assert!(dynamic.ptr_eq(&factory.dynamic(&resource)));
+        assert!(!all.is_started());
+        factory.start();
+        assert!(all.is_started() && ns.is_started() && dynamic.is_started());
+        // Handed out after start: started at once.
+        let late = factory.informer::<ConfigMap>();
+        assert!(late.is_started());
+        factory.wait_for_sync().await.unwrap();
+        factory.shutdown();
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_subscriptions_started_or_not() {
+        let server = ApiServer::in_memory().await.unwrap();
+        let client = LocalClient::new(&server);
+        let idle =
+            SharedInformer::new(Api::<ConfigMap>::all(&client), reflector::Config::default());
+        let mut sub = idle.subscribe();
+        idle.shutdown();
+        assert!(sub.recv().await.is_none());
+
+        let running =
+            SharedInformer::new(Api::<ConfigMap>::all(&client), reflector::Config::default());
+        let mut sub = running.subscribe();
+        running.start();
+        running.cache().wait_until_ready().await.unwrap();
+        running.shutdown();
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            while sub.recv().await.is_some() {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the subscription ended");
+    }
+
+    #[tokio::test]
+    async fn a_late_consumer_gets_the_cache_then_changes_exactly_once() {
+        let server = ApiServer::in_memory().await.unwrap();
+        let client = LocalClient::new(&server);
+        let api = Api::<ConfigMap>::namespaced(&client, "default");
+        let informer = SharedInformer::new(api.clone(), reflector::Config::default());
+        informer.start();
+        informer.cache().wait_until_ready().await.unwrap();
+        for i in 0..20 {
+            let cm = ConfigMap {
+                metadata: ObjectMeta::named(format!("cm-{i}")),
+                ..Default::default()
+            };
+            api.create(&cm).await.unwrap();
+            if i == 10 {
+                let mut late = informer.subscribe();
+                // Joined mid-stream: every object exactly once as added.
+                let mut seen = std::collections::BTreeSet::new();
+                let collect = async {
+                    while seen.len() < 20 {
+                        match late.recv().await {
+                            Some(Event::Added(o)) => {
+                                assert!(
+                                    seen.insert(o.metadata.name.to_string()),
+                                    "twice: {}",
+                                    o.metadata.name
+                                );
+                            }
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                };
+                // The remaining creates happen while we collect.
+                let rest = async {
+                    for j in 11..20 {
+                        let cm = ConfigMap {
+                            metadata: ObjectMeta::named(format!("cm-{j}")),
+                            ..Default::default()
+                        };
+                        api.create(&cm).await.unwrap();
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(5), futures::future::join(collect, rest))
+                    .await
+                    .expect("all 20 seen");
+                break;
+            }
+        }
+        informer.shutdown();
     }
 }
