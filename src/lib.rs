@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`api`] | the object model: kinds, metadata, selectors, quantities, validation (no I/O) |
 //! | [`store`] | a revisioned key-value store with watch: in memory, or etcd |
+//! | [`informer`] | reflectors, caches, shared informers and work queues for controllers |
 //!
 //! Start with [`prelude`]:
 //!
@@ -22,6 +23,7 @@ pub mod apiserver;
 pub mod client;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod informer;
 pub mod store;
 
 /// The types most programs need.
