@@ -52,11 +52,11 @@
 //! let errors = second.default_and_validate().unwrap_err();
 //! assert_eq!(errors[0].field, "metadata.name");
 //! assert_eq!(errors[0].line, 14);
-//! assert!(matches!(errors[0].kind, ManifestErrorKind::Invalid(_)));
+//! assert!(matches!(*errors[0].kind, ManifestErrorKind::Invalid(_)));
 //!
 //! // Syntax errors name the line.
 //! let err = loader.load_str("kind: Pod\nmetadata:\n  name: [x\n").remove(0).unwrap_err();
-//! assert!(matches!(err.kind, ManifestErrorKind::Syntax(_)));
+//! assert!(matches!(*err.kind, ManifestErrorKind::Syntax(_)));
 //! assert_eq!(err.line, 4);
 //! ```
 //!
@@ -235,14 +235,14 @@ pub struct ManifestError {
     /// the error is not about one field.
     pub field: String,
     /// What is wrong.
-    pub kind: ManifestErrorKind,
+    pub kind: Box<ManifestErrorKind>,
 }
 
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}, column {}: ", self.line, self.column)?;
         let names_field = matches!(
-            self.kind,
+            *self.kind,
             ManifestErrorKind::Invalid(_)
                 | ManifestErrorKind::UnknownFields { .. }
                 | ManifestErrorKind::DuplicateFields { .. }
@@ -385,7 +385,7 @@ impl Loaded {
                     line,
                     column,
                     field: e.field.clone(),
-                    kind: ManifestErrorKind::Invalid(e),
+                    kind: Box::new(ManifestErrorKind::Invalid(e)),
                 }
             })
             .collect())
@@ -469,7 +469,7 @@ impl<'s> Loader<'s> {
                     line,
                     column,
                     field: String::new(),
-                    kind: ManifestErrorKind::Encoding(e.to_string()),
+                    kind: Box::new(ManifestErrorKind::Encoding(e.to_string())),
                 })]
             }
         }
@@ -708,7 +708,7 @@ impl At {
             line,
             column,
             field: field.to_string(),
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -935,7 +935,9 @@ pub fn yaml_to_json(input: &str) -> Result<Value, ManifestError> {
             line,
             column: 1,
             field: String::new(),
-            kind: ManifestErrorKind::Syntax("expected a single document".to_string()),
+            kind: Box::new(ManifestErrorKind::Syntax(
+                "expected a single document".to_string(),
+            )),
         });
     }
     Ok(docs.pop().map(|d| d.value).unwrap_or(Value::Null))
@@ -977,7 +979,7 @@ fn parse_json_stream(input: &str) -> (Vec<Document>, Option<ManifestError>) {
                         line: e.line().max(1),
                         column: e.column().max(1),
                         field: String::new(),
-                        kind: ManifestErrorKind::Json(e.to_string()),
+                        kind: Box::new(ManifestErrorKind::Json(e.to_string())),
                     }),
                 );
             }
@@ -1043,7 +1045,7 @@ impl YamlBuilder {
             line: mark.line().max(1),
             column: mark.col() + 1,
             field: String::new(),
-            kind,
+            kind: Box::new(kind),
         };
         loop {
             let (event, span) = match parser.next_event() {
@@ -1298,7 +1300,11 @@ fn syntax_error(document: usize, e: &ScanError) -> ManifestError {
         line: mark.line().max(1),
         column: mark.col() + 1,
         field: String::new(),
-        kind: ManifestErrorKind::Syntax(format!("line {}: {}", mark.line().max(1), e.info())),
+        kind: Box::new(ManifestErrorKind::Syntax(format!(
+            "line {}: {}",
+            mark.line().max(1),
+            e.info()
+        ))),
     }
 }
 
@@ -1557,19 +1563,19 @@ mod tests {
                     c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n";
         let (_, err) = YamlBuilder::new(10, 1000).parse(bomb);
         assert!(matches!(
-            err.unwrap().kind,
+            *err.unwrap().kind,
             ManifestErrorKind::TooLarge { .. }
         ));
         let deep = "[".repeat(300);
         let (_, err) = YamlBuilder::new(256, 1000).parse(&deep);
         // saphyr's own nesting limit may answer first, as a syntax error.
         assert!(matches!(
-            err.unwrap().kind,
+            *err.unwrap().kind,
             ManifestErrorKind::TooDeep { .. } | ManifestErrorKind::Syntax(_)
         ));
         let (_, err) = YamlBuilder::new(5, 1000).parse("a: [[[[[[[1]]]]]]]\n");
         assert!(matches!(
-            err.unwrap().kind,
+            *err.unwrap().kind,
             ManifestErrorKind::TooDeep { .. }
         ));
         assert!(yaml_to_json("a: .nan\n").is_err());

@@ -430,9 +430,32 @@ fn decode_typed<K: Resource + DeserializeOwned>(
     mode: FieldValidation,
 ) -> Result<Decoded, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let (object, unknown): (K, _) = decode_with(&mut de, mode).map_err(malformed)?;
+    let (object, unknown): (K, _) = match decode_with(&mut de, mode) {
+        Ok(decoded) => decoded,
+        Err(e) => return Err(name_failing_field::<K>(json, mode, e)),
+    };
     de.end().map_err(malformed)?;
     finish(Box::new(object), unknown, mode)
+}
+
+/// The fast path knows no field paths; a failed decode (rare) runs again
+/// with tracking so the error names the field (`data.enabled: invalid
+/// type: ...`), as Kubernetes' does.
+fn name_failing_field<K: Resource + DeserializeOwned>(
+    json: &[u8],
+    mode: FieldValidation,
+    e: serde_json::Error,
+) -> DecodeError {
+    if e.is_syntax() || e.is_eof() {
+        return malformed(e);
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return malformed(e);
+    };
+    match from_value_traced_typed::<K>(value, mode) {
+        Err((_, path)) if !path.is_empty() => malformed(format!("{path}: {e}")),
+        _ => malformed(e),
+    }
 }
 
 fn from_value_typed<K: Resource + DeserializeOwned>(

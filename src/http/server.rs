@@ -16,10 +16,12 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use serde::de::IgnoredAny;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::apiextensions::CustomResourceDefinition;
+use crate::api::manifest;
 use crate::api::meta::DeleteOptions;
 use crate::api::{Status, Time, WatchEvent};
 use crate::apiserver::{
@@ -555,12 +557,14 @@ async fn read_body(state: &State, req: Request<Incoming>) -> Result<Bytes> {
     }
 }
 
-/// A write's body as JSON: JSON as it is, protobuf (client-go's typed
-/// clients) decoded through [`protobuf`](super::protobuf).
+/// A write's body as JSON: JSON as it is, YAML converted as Kubernetes
+/// reads it (see [`manifest`](crate::api::manifest)), protobuf (client-go's
+/// typed clients) decoded through [`protobuf`](super::protobuf).
 fn json_body(content_type: &str, body: Bytes) -> Result<Bytes> {
     let base = content_type.split(';').next().unwrap_or("").trim();
     match base {
         "" | "application/json" | "*/*" => Ok(body),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => yaml_body(body),
         protobuf::MEDIA_TYPE => match protobuf::to_json(&body) {
             Ok(json) => Ok(Bytes::from(json)),
             Err(ProtobufError::Malformed(m)) => Err(Error::bad_request(m)),
@@ -569,9 +573,31 @@ fn json_body(content_type: &str, body: Bytes) -> Result<Bytes> {
             ))),
         },
         other => Err(Error::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/vnd.kubernetes.protobuf (got {other:?})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other:?})"
         ))),
     }
+}
+
+/// A YAML body (one document) as JSON; JSON bodies pass unchanged, since
+/// JSON is YAML. Syntax errors are 400s naming the line.
+fn yaml_body(body: Bytes) -> Result<Bytes> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{') | Some(b'['))
+        && serde_json::from_slice::<IgnoredAny>(&body).is_ok()
+    {
+        return Ok(body);
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| Error::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
+    let value = manifest::yaml_to_json(text).map_err(|e| {
+        Error::bad_request(format!(
+            "error converting YAML to JSON: yaml: line {}: {}",
+            e.line, e.kind
+        ))
+    })?;
+    serde_json::to_vec(&value)
+        .map(Bytes::from)
+        .map_err(|e| Error::internal(format!("encoding JSON: {e}")))
 }
 
 async fn object(
@@ -691,7 +717,10 @@ async fn object(
                 ))
             })?;
             let opts = query.write_options()?;
-            let body = read_body(state, req).await?;
+            let mut body = read_body(state, req).await?;
+            if patch_type == PatchType::Apply {
+                body = yaml_body(body)?;
+            }
             let written = api
                 .patch_as(&target, patch_type, &body, &opts, &user)
                 .await?;

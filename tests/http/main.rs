@@ -2,6 +2,8 @@
 //! fresh `--cache-dir` and a written kubeconfig) and against raw HTTP
 //! requests.
 
+mod bodies;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
