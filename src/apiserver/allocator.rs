@@ -286,7 +286,7 @@ impl Allocator {
     ) -> Result<Option<i32>> {
         let (first, last) = (i32::from(self.ports.0), i32::from(self.ports.1));
         let count = (last - first + 1).max(1);
-        let start = fastrand::i32(..count);
+        let start = fastrand::i32(0..count);
         for i in 0..count {
             let port = first + (start + i) % count;
             if taken.contains(&port) {

@@ -12,8 +12,14 @@
 //! reads. It is driven by a table of message descriptors
 //! (`protobuf.schema`: for each message, its field numbers, JSON names and
 //! types, taken from the `generated.proto` files of `k8s.io/api` and
-//! `k8s.io/apimachinery`), not by generated code, so adding a kind is
-//! adding its messages to the table. Go's JSON rules are followed: a
+//! `k8s.io/apimachinery`), not by generated code. The table covers every
+//! built-in kind of the scheme except CustomResourceDefinition (whose
+//! JSON-schema messages have JSON forms of their own) plus
+//! `DeleteOptions`; `scripts/protobuf-schema.py` writes it from the
+//! `k8s-pb` crate's field numbers and `k8s-openapi`'s JSON names, so adding
+//! a kind is adding it to the script's roots. Go embedded structs (a
+//! volume's source, a probe's handler) are marked `inline`: their fields
+//! land in the enclosing JSON object. Go's JSON rules are followed: a
 //! non-pointer scalar at its zero value (which gogo-protobuf always writes)
 //! is left out, as `omitempty` would; pointer scalars keep their zero.
 //!
@@ -28,7 +34,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Number, Value};
 
-use crate::api::Time;
+use crate::api::{MicroTime, Time};
 
 /// The media type of Kubernetes' protobuf encoding.
 pub(crate) const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
@@ -120,6 +126,8 @@ enum Type {
     Double,
     /// `meta.v1.Time`: seconds and nanos, as an RFC 3339 string.
     Time,
+    /// `meta.v1.MicroTime`: the same message, with six fractional digits.
+    MicroTime,
     /// `resource.Quantity`: its string.
     Quantity,
     /// `intstr.IntOrString`: a number or a string.
@@ -137,8 +145,12 @@ struct Field {
     json: String,
     ty: Type,
     repeated: bool,
-    /// A Go pointer: its zero value is kept.
+    /// A Go pointer (or a field without `omitempty`): its zero value is
+    /// kept.
     pointer: bool,
+    /// A Go embedded struct (`localObjectReference`, a probe's handler, a
+    /// volume's source): its fields are the enclosing object's in JSON.
+    inline: bool,
 }
 
 type Message = HashMap<u32, Field>;
@@ -157,7 +169,8 @@ fn parse_type(t: &str) -> Type {
         "int64" => Type::Int64,
         "bool" => Type::Bool,
         "double" => Type::Double,
-        "meta.v1.Time" | "meta.v1.MicroTime" => Type::Time,
+        "meta.v1.Time" => Type::Time,
+        "meta.v1.MicroTime" => Type::MicroTime,
         "resource.Quantity" => Type::Quantity,
         "intstr.IntOrString" => Type::IntOrString,
         "runtime.RawExtension" => Type::Raw,
@@ -172,7 +185,9 @@ fn parse_type(t: &str) -> Type {
 }
 
 /// Parses the table: `message NAME` lines, then `NUMBER JSON-NAME
-/// [repeated] TYPE [ptr]` lines; `#` starts a comment.
+/// [repeated] TYPE [ptr] [inline]` lines; `#` starts a comment. A line
+/// that does not parse is dropped here and caught by the
+/// `every_table_line_parses` test.
 fn parse_schema(text: &str) -> Schema {
     let mut schema = Schema::new();
     let mut current: Option<String> = None;
@@ -206,7 +221,14 @@ fn parse_field(line: &str) -> Option<(u32, Field)> {
     if repeated {
         ty = words.next()?;
     }
-    let pointer = words.any(|w| w.starts_with("ptr"));
+    let (mut pointer, mut inline) = (false, false);
+    for w in words {
+        match w {
+            "ptr" => pointer = true,
+            "inline" => inline = true,
+            _ => return None,
+        }
+    }
     Some((
         num,
         Field {
@@ -214,6 +236,7 @@ fn parse_field(line: &str) -> Option<(u32, Field)> {
             ty: parse_type(ty),
             repeated,
             pointer,
+            inline,
         },
     ))
 }
@@ -339,6 +362,13 @@ fn decode_message(
                 "field {num} of protobuf message {name}"
             )));
         };
+        if let (true, Type::Message(name), Wire::Len(b)) = (f.inline, &f.ty, wire) {
+            let embedded = schema.get(name).ok_or_else(|| {
+                ProtobufError::Unsupported(format!("protobuf message {name} (field {:?})", f.json))
+            })?;
+            decode_message(schema, embedded, b, out, depth + 1)?;
+            continue;
+        }
         if let Type::Map(value_type) = &f.ty {
             let Wire::Len(entry) = wire else {
                 return Err(wrong_wire(&f.json));
@@ -464,7 +494,7 @@ fn decode_value(
     Ok(match ty {
         Type::String => Value::String(utf8(b, field)?),
         Type::Bytes => Value::String(base64(b)),
-        Type::Time => {
+        Type::Time | Type::MicroTime => {
             let (mut seconds, mut nanos) = (0i64, 0i64);
             for f in Fields::new(b) {
                 match f? {
@@ -476,6 +506,9 @@ fn decode_value(
             // Go's zero time (year 1) and an empty message are "unset".
             if (seconds == 0 && nanos == 0) || seconds <= -62_135_596_800 {
                 Value::Null
+            } else if matches!(ty, Type::MicroTime) {
+                let micros = seconds.saturating_mul(1_000_000) + nanos / 1_000;
+                Value::String(MicroTime::from_unix_micros(micros).to_string())
             } else {
                 Value::String(Time::from_unix_seconds(seconds).to_string())
             }
@@ -605,6 +638,62 @@ mod tests {
         bytes(2, &entry("a", b"b"), &mut cm);
         bytes(3, &entry("bin", &[0, 255, 1]), &mut cm);
         envelope("v1", "ConfigMap", &cm)
+    }
+
+    #[test]
+    fn embedded_structs_are_inline_and_micro_times_keep_micros() {
+        // A Pod with a volume whose source (an embedded Go struct) is an
+        // emptyDir, and a container whose probe handler is embedded too.
+        let mut empty_dir = Vec::new();
+        bytes(1, b"Memory", &mut empty_dir);
+        let mut source = Vec::new();
+        bytes(2, &empty_dir, &mut source);
+        let mut volume = Vec::new();
+        bytes(1, b"cache", &mut volume);
+        bytes(2, &source, &mut volume);
+        let mut exec = Vec::new();
+        bytes(1, b"true", &mut exec);
+        let mut handler = Vec::new();
+        bytes(1, &exec, &mut handler);
+        let mut probe = Vec::new();
+        bytes(1, &handler, &mut probe);
+        key(2, 0, &mut probe); // initialDelaySeconds
+        varint(5, &mut probe);
+        let mut container = Vec::new();
+        bytes(1, b"app", &mut container);
+        bytes(10, &probe, &mut container);
+        let mut spec = Vec::new();
+        bytes(1, &volume, &mut spec);
+        bytes(2, &container, &mut spec);
+        let mut meta = Vec::new();
+        bytes(1, b"p", &mut meta);
+        let mut pod = Vec::new();
+        bytes(1, &meta, &mut pod);
+        bytes(2, &spec, &mut pod);
+        let json = to_json(&envelope("v1", "Pod", &pod)).expect("decodes");
+        let v: Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(
+            v["spec"]["volumes"][0],
+            serde_json::json!({"name": "cache", "emptyDir": {"medium": "Memory"}})
+        );
+        let probe = &v["spec"]["containers"][0]["livenessProbe"];
+        assert_eq!(probe["exec"]["command"], serde_json::json!(["true"]));
+        assert_eq!(probe["initialDelaySeconds"], 5);
+
+        // A Lease's renewTime is a MicroTime: microseconds survive.
+        let mut renew = Vec::new();
+        key(1, 0, &mut renew);
+        varint(1_700_000_000, &mut renew);
+        key(2, 0, &mut renew);
+        varint(123_456_000, &mut renew);
+        let mut lease_spec = Vec::new();
+        bytes(4, &renew, &mut lease_spec);
+        let mut lease = Vec::new();
+        bytes(1, &meta, &mut lease);
+        bytes(2, &lease_spec, &mut lease);
+        let json = to_json(&envelope("coordination.k8s.io/v1", "Lease", &lease)).expect("decodes");
+        let v: Value = serde_json::from_slice(&json).expect("json");
+        assert_eq!(v["spec"]["renewTime"], "2023-11-14T22:13:20.123456Z");
     }
 
     #[test]

@@ -49,7 +49,16 @@ struct Column {
 fn col(name: &str, priority: i32) -> Column {
     let (ty, format) = match name {
         "Name" => ("string", "name"),
-        "Restarts" | "Data" | "Secrets" | "Desired" | "Current" => ("integer", ""),
+        "Restarts"
+        | "Data"
+        | "Secrets"
+        | "Desired"
+        | "Current"
+        | "Allowed Disruptions"
+        | "Value"
+        | "Revision" => ("integer", ""),
+        "Global-Default" | "AllowVolumeExpansion" => ("boolean", ""),
+        "Created At" => ("date", ""),
         _ => ("string", ""),
     };
     Column {
@@ -278,6 +287,87 @@ impl Printer {
                     ("Ports", 0),
                     ("Age", 0),
                 ],
+            ),
+            ("policy", "poddisruptionbudgets") => (
+                "poddisruptionbudgets",
+                &[
+                    ("Name", 0),
+                    ("Min Available", 0),
+                    ("Max Unavailable", 0),
+                    ("Allowed Disruptions", 0),
+                    ("Age", 0),
+                ],
+            ),
+            ("", "resourcequotas") => (
+                "resourcequotas",
+                &[("Name", 0), ("Age", 0), ("Request", 0), ("Limit", 0)],
+            ),
+            ("scheduling.k8s.io", "priorityclasses") => (
+                "priorityclasses",
+                &[
+                    ("Name", 0),
+                    ("Value", 0),
+                    ("Global-Default", 0),
+                    ("Age", 0),
+                    ("PreemptionPolicy", 0),
+                ],
+            ),
+            ("rbac.authorization.k8s.io", "roles" | "clusterroles")
+            | ("", "limitranges")
+            | ("apiextensions.k8s.io", "customresourcedefinitions") => {
+                ("created", &[("Name", 0), ("Created At", 0)])
+            }
+            ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => (
+                "bindings",
+                &[
+                    ("Name", 0),
+                    ("Role", 0),
+                    ("Age", 0),
+                    ("Users", 1),
+                    ("Groups", 1),
+                    ("ServiceAccounts", 1),
+                ],
+            ),
+            ("storage.k8s.io", "storageclasses") => (
+                "storageclasses",
+                &[
+                    ("Name", 0),
+                    ("Provisioner", 0),
+                    ("ReclaimPolicy", 0),
+                    ("VolumeBindingMode", 0),
+                    ("AllowVolumeExpansion", 0),
+                    ("Age", 0),
+                ],
+            ),
+            ("coordination.k8s.io", "leases") => {
+                ("leases", &[("Name", 0), ("Holder", 0), ("Age", 0)])
+            }
+            ("networking.k8s.io", "networkpolicies") => (
+                "networkpolicies",
+                &[("Name", 0), ("Pod-Selector", 0), ("Age", 0)],
+            ),
+            ("networking.k8s.io", "ingressclasses") => (
+                "ingressclasses",
+                &[
+                    ("Name", 0),
+                    ("Controller", 0),
+                    ("Parameters", 0),
+                    ("Age", 0),
+                ],
+            ),
+            ("discovery.k8s.io", "endpointslices") => (
+                "endpointslices",
+                &[
+                    ("Name", 0),
+                    ("AddressType", 0),
+                    ("Ports", 0),
+                    ("Endpoints", 0),
+                    ("Age", 0),
+                ],
+            ),
+            ("apps", "controllerrevisions") => (
+                "controllerrevisions",
+                &[("Name", 0), ("Controller", 0), ("Revision", 0), ("Age", 0)],
             ),
             _ => ("", &[("Name", 0), ("Age", 0)]),
         };
@@ -743,8 +833,168 @@ fn cell(kind: &str, column: &str, o: &Value, now: Time) -> Value {
                 "80".into()
             })
         }
+        ("poddisruptionbudgets", "Min Available") => not_set(&spec["minAvailable"]),
+        ("poddisruptionbudgets", "Max Unavailable") => not_set(&spec["maxUnavailable"]),
+        ("poddisruptionbudgets", "Allowed Disruptions") => {
+            Value::from(int(&status["disruptionsAllowed"]))
+        }
+        ("resourcequotas", "Request") => Value::String(quota_usage(o, false)),
+        ("resourcequotas", "Limit") => Value::String(quota_usage(o, true)),
+        ("priorityclasses", "Value") => Value::from(int(&o["value"])),
+        ("priorityclasses", "Global-Default") => Value::Bool(o["globalDefault"] == true),
+        ("priorityclasses", "PreemptionPolicy") => Value::String(match s(&o["preemptionPolicy"]) {
+            "" => "PreemptLowerPriority".into(),
+            p => p.into(),
+        }),
+        ("created", "Created At") => meta["creationTimestamp"].clone(),
+        ("bindings", "Role") => {
+            let r = &o["roleRef"];
+            Value::String(format!("{}/{}", s(&r["kind"]), s(&r["name"])))
+        }
+        ("bindings", "Users" | "Groups" | "ServiceAccounts") => {
+            let want = match column {
+                "Users" => "User",
+                "Groups" => "Group",
+                _ => "ServiceAccount",
+            };
+            let names: Vec<String> = o["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|x| s(&x["kind"]) == want)
+                .map(|x| match want {
+                    "ServiceAccount" => format!("{}/{}", s(&x["namespace"]), s(&x["name"])),
+                    _ => s(&x["name"]).to_string(),
+                })
+                .collect();
+            Value::String(names.join(", "))
+        }
+        ("storageclasses", "Provisioner") => o["provisioner"].clone(),
+        ("storageclasses", "ReclaimPolicy") => Value::String(
+            match s(&o["reclaimPolicy"]) {
+                "" => "Delete",
+                p => p,
+            }
+            .into(),
+        ),
+        ("storageclasses", "VolumeBindingMode") => Value::String(
+            match s(&o["volumeBindingMode"]) {
+                "" => "Immediate",
+                m => m,
+            }
+            .into(),
+        ),
+        ("storageclasses", "AllowVolumeExpansion") => {
+            Value::Bool(o["allowVolumeExpansion"] == true)
+        }
+        ("leases", "Holder") => Value::String(s(&spec["holderIdentity"]).into()),
+        ("networkpolicies", "Pod-Selector") => none_if_empty(selector(&spec["podSelector"])),
+        ("ingressclasses", "Controller") => spec["controller"].clone(),
+        ("ingressclasses", "Parameters") => {
+            let p = &spec["parameters"];
+            if p.is_object() {
+                let group = match s(&p["apiGroup"]) {
+                    "" => String::new(),
+                    g => format!(".{g}"),
+                };
+                Value::String(format!("{}{group}/{}", s(&p["kind"]), s(&p["name"])))
+            } else {
+                Value::String("<none>".into())
+            }
+        }
+        ("endpointslices", "AddressType") => o["addressType"].clone(),
+        ("endpointslices", "Ports") => {
+            let ports: Vec<String> = o["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| match p["port"].as_i64() {
+                    Some(n) => n.to_string(),
+                    None => "<unset>".into(),
+                })
+                .collect();
+            Value::String(if ports.is_empty() {
+                "<unset>".into()
+            } else {
+                ports.join(",")
+            })
+        }
+        ("endpointslices", "Endpoints") => {
+            let addresses: Vec<&str> = o["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e["addresses"].as_array().into_iter().flatten().map(s))
+                .collect();
+            Value::String(match addresses.len() {
+                0 => "<unset>".into(),
+                n if n > 3 => format!("{} + {} more...", addresses[..3].join(","), n - 3),
+                _ => addresses.join(","),
+            })
+        }
+        ("controllerrevisions", "Controller") => {
+            let owner = meta["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["controller"] == true);
+            Value::String(match owner {
+                Some(r) => format!(
+                    "{}/{}",
+                    s(&r["kind"]).to_lowercase() + group_suffix(s(&r["apiVersion"])).as_str(),
+                    s(&r["name"])
+                ),
+                None => "<none>".into(),
+            })
+        }
+        ("controllerrevisions", "Revision") => Value::from(int(&o["revision"])),
         _ => Value::String(String::new()),
     }
+}
+
+/// `.apps` for `apps/v1`, nothing for the core group.
+fn group_suffix(api_version: &str) -> String {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) => format!(".{group}"),
+        None => String::new(),
+    }
+}
+
+/// A pointer field as kubectl prints it: its value, or `N/A`.
+fn not_set(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::String("N/A".into()),
+        Value::String(text) => Value::String(text.clone()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// A ResourceQuota's `used/hard` pairs, sorted by resource name: the
+/// `limits.*` resources, or all the others.
+fn quota_usage(o: &Value, limits: bool) -> String {
+    let hard = o["status"]["hard"]
+        .as_object()
+        .or_else(|| o["spec"]["hard"].as_object());
+    let used = &o["status"]["used"];
+    let mut names: Vec<&String> = hard
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("limits.") == limits)
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|k| {
+            let hard = hard.map_or("", |h| s(&h[k.as_str()]));
+            let used = match s(&used[k.as_str()]) {
+                "" => "0",
+                u => u,
+            };
+            format!("{k}: {used}/{hard}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn load_balancer(lb: &Value) -> Vec<String> {

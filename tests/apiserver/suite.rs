@@ -881,6 +881,20 @@ async fn services_get_unique_cluster_ips_and_node_ports() {
         .unwrap_err();
     assert_eq!(code(&e).0, 422, "{e}");
 
+    // Ports the server picks are in 30000-32767, distinct (many draws, so
+    // a bad random start would show).
+    let mut picked = Vec::new();
+    for i in 0..40 {
+        let s = svcs
+            .create(&svc(&format!("auto{i}"), json!({"type": "NodePort"})))
+            .await
+            .unwrap();
+        let p = s.spec.ports[0].node_port;
+        assert!((30000..=32767).contains(&p), "allocated node port {p}");
+        assert!(!picked.contains(&p), "node port {p} allocated twice");
+        picked.push(p);
+    }
+
     // Deleting a service frees its IP and port.
     svcs.delete("np", &DeleteOptions::default()).await.unwrap();
     svcs.create(&svc(

@@ -484,6 +484,179 @@ async fn kubectl_generators_send_protobuf() {
     assert!(out.contains("custom-namespace   Active"), "{out}");
     let out = c.ok(&["get", "sa", "foo", "-o", "name"]).await;
     assert_eq!(out.trim(), "serviceaccount/foo");
+
+    // Workload and policy generators: every kind's message table, pointer
+    // zeros (`--replicas=0` must stay 0, not be defaulted to 1), embedded
+    // structs and IntOrString fields.
+    c.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=0",
+        "--port=80",
+    ])
+    .await;
+    let out = c
+        .ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.strategy.type}",
+        ])
+        .await;
+    assert_eq!(out, "0 nginx:1.27 80 RollingUpdate");
+    c.ok(&[
+        "create",
+        "job",
+        "once",
+        "--image=busybox",
+        "--",
+        "echo",
+        "hi",
+    ])
+    .await;
+    let out = c
+        .ok(&[
+            "get",
+            "job",
+            "once",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].command} {.spec.template.spec.restartPolicy}",
+        ])
+        .await;
+    assert_eq!(out, r#"["echo","hi"] Never"#);
+    c.ok(&[
+        "create",
+        "cronjob",
+        "tick",
+        "--image=busybox",
+        "--schedule=*/5 * * * *",
+        "--",
+        "date",
+    ])
+    .await;
+    let out = c
+        .ok(&["get", "cj", "tick", "-o", "jsonpath={.spec.schedule}"])
+        .await;
+    assert_eq!(out, "*/5 * * * *");
+    c.ok(&["create", "service", "nodeport", "np", "--tcp=80:8080"])
+        .await;
+    let out = c
+        .ok(&[
+            "get",
+            "svc",
+            "np",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort} {.spec.ports[0].nodePort}",
+        ])
+        .await;
+    let (target, node_port) = out.split_once(' ').expect("two fields");
+    assert_eq!(target, "8080");
+    let node_port: i32 = node_port.parse().expect("a node port");
+    assert!((30000..=32767).contains(&node_port), "{node_port}");
+    c.ok(&[
+        "create",
+        "role",
+        "reader",
+        "--verb=get,list",
+        "--resource=pods",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=reader",
+        "--user=alice",
+        "--serviceaccount=default:foo",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "clusterrole",
+        "nodes",
+        "--verb=get",
+        "--resource=nodes",
+    ])
+    .await;
+    c.ok(&[
+        "create",
+        "clusterrolebinding",
+        "nodes",
+        "--clusterrole=nodes",
+        "--group=ops",
+    ])
+    .await;
+    let out = c.ok(&["get", "rolebinding", "reader", "-o", "wide"]).await;
+    assert!(out.contains("Role/reader"), "{out}");
+    assert!(
+        out.contains("alice") && out.contains("default/foo"),
+        "{out}"
+    );
+    c.ok(&["create", "priorityclass", "high", "--value=1000"])
+        .await;
+    c.ok(&["create", "priorityclass", "zero", "--value=0"])
+        .await;
+    let out = c.ok(&["get", "pc", "high"]).await;
+    assert!(out.contains("1000"), "{out}");
+    c.ok(&[
+        "create",
+        "quota",
+        "small",
+        "--hard=cpu=1,pods=2,limits.cpu=2",
+    ])
+    .await;
+    let out = c.ok(&["get", "quota", "small"]).await;
+    assert!(out.contains("cpu: 0/1, pods: 0/2"), "{out}");
+    assert!(out.contains("limits.cpu: 0/2"), "{out}");
+    c.ok(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=50%",
+    ])
+    .await;
+    let out = c.ok(&["get", "pdb", "web"]).await;
+    assert!(out.contains("50%") && out.contains("N/A"), "{out}");
+    c.ok(&[
+        "autoscale",
+        "deployment",
+        "web",
+        "--min=1",
+        "--max=5",
+        "--cpu-percent=80",
+    ])
+    .await;
+    let out = c
+        .ok(&[
+            "get",
+            "hpa",
+            "web",
+            "-o",
+            "jsonpath={.spec.minReplicas} {.spec.maxReplicas} {.spec.scaleTargetRef.name}",
+        ])
+        .await;
+    assert_eq!(out, "1 5 web");
+    c.ok(&[
+        "create",
+        "ingress",
+        "site",
+        "--rule=example.com/shop*=np:80",
+    ])
+    .await;
+    let out = c
+        .ok(&[
+            "get",
+            "ing",
+            "site",
+            "-o",
+            "jsonpath={.spec.rules[0].host} {.spec.rules[0].http.paths[0].pathType} {.spec.rules[0].http.paths[0].backend.service.port.number}",
+        ])
+        .await;
+    assert_eq!(out, "example.com Prefix 80");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
