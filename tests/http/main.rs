@@ -3,6 +3,7 @@
 //! requests.
 
 mod bodies;
+mod kube_rs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
