@@ -97,7 +97,11 @@ fn main() -> ExitCode {
     let loader = Loader::new(Scheme::builtin());
     let mut all_valid = true;
     for file in &files {
-        let name = if file == "-" { "<stdin>" } else { file.as_str() };
+        let name = if file == "-" {
+            "<stdin>"
+        } else {
+            file.as_str()
+        };
         match read(file) {
             Ok(input) => {
                 let (lines, valid) = report(&loader, name, &input);
@@ -129,8 +133,10 @@ mod tests {
 
     #[test]
     fn valid_objects_print_ok() {
-        let (lines, valid) = run("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\n\
-             apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n");
+        let (lines, valid) = run(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\n\
+             apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+        );
         assert_eq!(lines, ["ConfigMap/c: ok", "Namespace/shop: ok"]);
         assert!(valid);
     }
@@ -141,7 +147,8 @@ mod tests {
         assert!(!valid);
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
-            lines[0].starts_with("f.yaml:4:3: Pod/myPod: metadata.name: Invalid value: \"myPod\": "),
+            lines[0]
+                .starts_with("f.yaml:4:3: Pod/myPod: metadata.name: Invalid value: \"myPod\": "),
             "{}",
             lines[0]
         );
@@ -154,8 +161,10 @@ mod tests {
 
     #[test]
     fn load_errors_name_the_document() {
-        let (lines, valid) = run("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\n\
-             apiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: x\n---\na:\n\tb: 1\n");
+        let (lines, valid) = run(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\n\
+             apiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: x\n---\na:\n\tb: 1\n",
+        );
         assert!(!valid);
         assert_eq!(lines[0], "ConfigMap/c: ok");
         assert!(

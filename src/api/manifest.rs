@@ -1598,9 +1598,8 @@ mod tests {
 
     #[test]
     fn map_entries_named_by_key_are_located() {
-        let (docs, _) = YamlBuilder::new(10, 100).parse(
-            "data:\n  plain: 1\n  my key: 2\n  a.b/c: 3\nlist:\n- requests:\n    cpu: 1\n",
-        );
+        let (docs, _) = YamlBuilder::new(10, 100)
+            .parse("data:\n  plain: 1\n  my key: 2\n  a.b/c: 3\nlist:\n- requests:\n    cpu: 1\n");
         let p = &docs[0].positions;
         assert_eq!(p.locate("data[plain]"), Some((2, 3)));
         assert_eq!(p.locate("data[my key]"), Some((3, 3)));

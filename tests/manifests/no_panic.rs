@@ -70,12 +70,16 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), 1u8..).prop_map(|(at, bits)| Mutation::Flip { at, bits }),
-        (any::<usize>(), prop::sample::select(b"\t :-[]{}&*!|>\"'#\n0".to_vec()))
+        (
+            any::<usize>(),
+            prop::sample::select(b"\t :-[]{}&*!|>\"'#\n0".to_vec())
+        )
             .prop_map(|(at, byte)| Mutation::Set { at, byte }),
         any::<usize>().prop_map(|at| Mutation::Truncate { at }),
         any::<usize>().prop_map(|line| Mutation::DeleteLine { line }),
         any::<usize>().prop_map(|line| Mutation::DuplicateLine { line }),
-        (any::<usize>(), "[ \t\n:{}\\[\\],&*a-z0-9-]{1,8}").prop_map(|(at, text)| Mutation::Insert { at, text }),
+        (any::<usize>(), "[ \t\n:{}\\[\\],&*a-z0-9-]{1,8}")
+            .prop_map(|(at, text)| Mutation::Insert { at, text }),
     ]
 }
 

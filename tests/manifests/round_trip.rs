@@ -370,9 +370,17 @@ fn every_builtin_kind_has_a_sample() {
     }
     let missing: Vec<String> = scheme
         .kinds()
-        .map(|k| (k.resource.api_version.to_string(), k.resource.kind.to_string()))
+        .map(|k| {
+            (
+                k.resource.api_version.to_string(),
+                k.resource.kind.to_string(),
+            )
+        })
         .filter(|(v, k)| !covered.iter().any(|(cv, ck)| cv == v && ck == k))
         .map(|(v, k)| format!("{v} {k}"))
         .collect();
-    assert!(missing.is_empty(), "built-in kinds without a round-trip sample: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "built-in kinds without a round-trip sample: {missing:?}"
+    );
 }

@@ -24,15 +24,27 @@ enum Expect {
     },
     /// A custom resource: refused by the built-in scheme, loaded as a
     /// dynamic object when unknown kinds are allowed.
-    Custom { kind: &'static str, name: &'static str },
+    Custom {
+        kind: &'static str,
+        name: &'static str,
+    },
 }
 
 use Expect::*;
 
 const TABLE: &[(&str, Expect)] = &[
-    ("02-pod-kubia-manual.yaml", Accepted(&[("Pod", "kubia-manual")])),
-    ("03-replicaset-kubia.yaml", Accepted(&[("ReplicaSet", "kubia")])),
-    ("04-daemonset-ssd-monitor.yaml", Accepted(&[("DaemonSet", "ssd-monitor")])),
+    (
+        "02-pod-kubia-manual.yaml",
+        Accepted(&[("Pod", "kubia-manual")]),
+    ),
+    (
+        "03-replicaset-kubia.yaml",
+        Accepted(&[("ReplicaSet", "kubia")]),
+    ),
+    (
+        "04-daemonset-ssd-monitor.yaml",
+        Accepted(&[("DaemonSet", "ssd-monitor")]),
+    ),
     ("05-job-batch-job.yaml", Accepted(&[("Job", "batch-job")])),
     (
         "06-cronjob-cron-job.yaml",
@@ -42,13 +54,19 @@ const TABLE: &[(&str, Expect)] = &[
         },
     ),
     ("07-service-kubia.yaml", Accepted(&[("Service", "kubia")])),
-    ("08-service-kubia-nodeport.yaml", Accepted(&[("Service", "kubia-nodeport")])),
+    (
+        "08-service-kubia-nodeport.yaml",
+        Accepted(&[("Service", "kubia-nodeport")]),
+    ),
     (
         "09-service-kubia-loadbalancer.yaml",
         Accepted(&[("Service", "kubia-loadbalancer")]),
     ),
     ("11-pod-fortune.yaml", Accepted(&[("Pod", "fortune")])),
-    ("12-pod-gitrepo-volume-pod.yaml", Accepted(&[("Pod", "gitrepo-volume-pod")])),
+    (
+        "12-pod-gitrepo-volume-pod.yaml",
+        Accepted(&[("Pod", "gitrepo-volume-pod")]),
+    ),
     (
         "13-persistentvolume-mongodb-pv.yaml",
         Accepted(&[("PersistentVolume", "mongodb-pv")]),
@@ -57,11 +75,23 @@ const TABLE: &[(&str, Expect)] = &[
         "14-persistentvolumeclaim-mongodb-pvc.yaml",
         Accepted(&[("PersistentVolumeClaim", "mongodb-pvc")]),
     ),
-    ("16-storageclass-fast.yaml", Accepted(&[("StorageClass", "fast")])),
-    ("26-deployment-kubia.yaml", Accepted(&[("Deployment", "kubia")])),
+    (
+        "16-storageclass-fast.yaml",
+        Accepted(&[("StorageClass", "fast")]),
+    ),
+    (
+        "26-deployment-kubia.yaml",
+        Accepted(&[("Deployment", "kubia")]),
+    ),
     ("28-service-kubia.yaml", Accepted(&[("Service", "kubia")])),
-    ("29-statefulset-kubia.yaml", Accepted(&[("StatefulSet", "kubia")])),
-    ("30-service-kubia-public.yaml", Accepted(&[("Service", "kubia-public")])),
+    (
+        "29-statefulset-kubia.yaml",
+        Accepted(&[("StatefulSet", "kubia")]),
+    ),
+    (
+        "30-service-kubia-public.yaml",
+        Accepted(&[("Service", "kubia-public")]),
+    ),
     (
         "34-networkpolicy-postgres-netpolicy.yaml",
         Accepted(&[("NetworkPolicy", "postgres-netpolicy")]),
@@ -87,10 +117,28 @@ const TABLE: &[(&str, Expect)] = &[
             kind: "Ingress",
         },
     ),
-    ("44-secret-mysecret.yaml", Accepted(&[("Secret", "mysecret")])),
-    ("45-pod-myPod.yaml", Invalid { field: "metadata.name", line: 4 }),
-    ("46-pod-myPod.yaml", Invalid { field: "metadata.name", line: 4 }),
-    ("47-configmap-myconfig.yaml", Accepted(&[("ConfigMap", "myconfig")])),
+    (
+        "44-secret-mysecret.yaml",
+        Accepted(&[("Secret", "mysecret")]),
+    ),
+    (
+        "45-pod-myPod.yaml",
+        Invalid {
+            field: "metadata.name",
+            line: 4,
+        },
+    ),
+    (
+        "46-pod-myPod.yaml",
+        Invalid {
+            field: "metadata.name",
+            line: 4,
+        },
+    ),
+    (
+        "47-configmap-myconfig.yaml",
+        Accepted(&[("ConfigMap", "myconfig")]),
+    ),
     ("48-deployment-nginx-nfs.yaml", Syntax { line: 28 }),
     (
         "49-deployment-nginx-nfs.yaml",
@@ -111,7 +159,12 @@ pub fn read_seed(name: &str) -> String {
 pub fn seed_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(SEEDS)
         .unwrap_or_else(|e| panic!("{SEEDS}: {e}"))
-        .map(|e| e.expect("a directory entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".json"))
         .collect();
     names.sort();
@@ -126,13 +179,19 @@ fn every_seed_file_is_in_the_table() {
         .iter()
         .filter(|n| !TABLE.iter().any(|(file, _)| file == n))
         .collect();
-    assert!(missing.is_empty(), "seeds without an expected outcome: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "seeds without an expected outcome: {missing:?}"
+    );
     let stale: Vec<&str> = TABLE
         .iter()
         .map(|(file, _)| *file)
         .filter(|f| !names.iter().any(|n| n == f))
         .collect();
-    assert!(stale.is_empty(), "table rows without a seed file: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "table rows without a seed file: {stale:?}"
+    );
 }
 
 #[test]
@@ -165,16 +224,25 @@ fn every_seed_has_its_expected_outcome() {
                     "{file}: {errors:?}"
                 );
                 let text = errors[0].to_string();
-                assert!(text.contains("metadata.name") && text.contains("RFC 1123"), "{file}: {text}");
+                assert!(
+                    text.contains("metadata.name") && text.contains("RFC 1123"),
+                    "{file}: {text}"
+                );
             }
             Syntax { line } => {
                 let err = results
                     .into_iter()
                     .find_map(Result::err)
                     .unwrap_or_else(|| panic!("{file}: no error"));
-                assert!(matches!(*err.kind, ManifestErrorKind::Syntax(_)), "{file}: {err}");
+                assert!(
+                    matches!(*err.kind, ManifestErrorKind::Syntax(_)),
+                    "{file}: {err}"
+                );
                 assert_eq!(err.line, *line, "{file}: {err}");
-                assert!(err.to_string().starts_with(&format!("line {line}, ")), "{err}");
+                assert!(
+                    err.to_string().starts_with(&format!("line {line}, ")),
+                    "{err}"
+                );
             }
             Removed { api_version, kind } => {
                 assert_eq!(results.len(), 1, "{file}");
@@ -246,6 +314,9 @@ fn git_repo_volume_is_kept() {
     let pod: &Pod = loaded.object.downcast_ref().unwrap();
     let volume: &Volume = &pod.spec.volumes[0];
     let repo = volume.git_repo.as_ref().expect("a gitRepo volume");
-    assert_eq!(repo.repository, "https://github.com/luksa/kubia-website-example.git");
+    assert_eq!(
+        repo.repository,
+        "https://github.com/luksa/kubia-website-example.git"
+    );
     assert_eq!(repo.directory, ".");
 }

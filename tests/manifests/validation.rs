@@ -162,11 +162,46 @@ const fn case(
 use Phase::*;
 
 const CASES: &[Case] = &[
-    case("uppercase pod name", POD, &[("name: web\n", "name: Web\n")], Validate, "metadata.name", 4),
-    case("underscore in pod name", POD, &[("name: web\n", "name: web_1\n")], Validate, "metadata.name", 4),
-    case("service name starts with a digit", SERVICE, &[("name: web\n", "name: 1web\n")], Validate, "metadata.name", 4),
-    case("namespace name with a dot", NAMESPACE, &[("name: shop", "name: shop.eu")], Validate, "metadata.name", 4),
-    case("missing image", POD, &[("    image: nginx:1.27\n", "")], Validate, "spec.containers[0].image", 13),
+    case(
+        "uppercase pod name",
+        POD,
+        &[("name: web\n", "name: Web\n")],
+        Validate,
+        "metadata.name",
+        4,
+    ),
+    case(
+        "underscore in pod name",
+        POD,
+        &[("name: web\n", "name: web_1\n")],
+        Validate,
+        "metadata.name",
+        4,
+    ),
+    case(
+        "service name starts with a digit",
+        SERVICE,
+        &[("name: web\n", "name: 1web\n")],
+        Validate,
+        "metadata.name",
+        4,
+    ),
+    case(
+        "namespace name with a dot",
+        NAMESPACE,
+        &[("name: shop", "name: shop.eu")],
+        Validate,
+        "metadata.name",
+        4,
+    ),
+    case(
+        "missing image",
+        POD,
+        &[("    image: nginx:1.27\n", "")],
+        Validate,
+        "spec.containers[0].image",
+        13,
+    ),
     case(
         "missing image in a deployment template",
         DEPLOYMENT,
@@ -175,7 +210,14 @@ const CASES: &[Case] = &[
         "spec.template.spec.containers[0].image",
         17,
     ),
-    case("negative replicas", DEPLOYMENT, &[("replicas: 2", "replicas: -1")], Validate, "spec.replicas", 6),
+    case(
+        "negative replicas",
+        DEPLOYMENT,
+        &[("replicas: 2", "replicas: -1")],
+        Validate,
+        "spec.replicas",
+        6,
+    ),
     case(
         "selector does not match template labels",
         DEPLOYMENT,
@@ -200,7 +242,14 @@ const CASES: &[Case] = &[
         "spec.containers[0].ports[0].containerPort",
         17,
     ),
-    case("service port zero", SERVICE, &[("port: 80", "port: 0")], Validate, "spec.ports[0].port", 11),
+    case(
+        "service port zero",
+        SERVICE,
+        &[("port: 80", "port: 0")],
+        Validate,
+        "spec.ports[0].port",
+        11,
+    ),
     case(
         "node port out of range",
         SERVICE,
@@ -209,7 +258,14 @@ const CASES: &[Case] = &[
         "spec.ports[0].nodePort",
         13,
     ),
-    case("unknown service type", SERVICE, &[("type: NodePort", "type: Public")], Validate, "spec.type", 6),
+    case(
+        "unknown service type",
+        SERVICE,
+        &[("type: NodePort", "type: Public")],
+        Validate,
+        "spec.type",
+        6,
+    ),
     case(
         "malformed quantity",
         POD,
@@ -269,7 +325,10 @@ const CASES: &[Case] = &[
     case(
         "unknown imagePullPolicy",
         POD,
-        &[("imagePullPolicy: IfNotPresent", "imagePullPolicy: Sometimes")],
+        &[(
+            "imagePullPolicy: IfNotPresent",
+            "imagePullPolicy: Sometimes",
+        )],
         Validate,
         "spec.containers[0].imagePullPolicy",
         15,
@@ -312,7 +371,10 @@ const CASES: &[Case] = &[
     case(
         "negative grace period",
         POD,
-        &[("terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: -5")],
+        &[(
+            "terminationGracePeriodSeconds: 30",
+            "terminationGracePeriodSeconds: -5",
+        )],
         Validate,
         "spec.terminationGracePeriodSeconds",
         11,
@@ -320,12 +382,22 @@ const CASES: &[Case] = &[
     case(
         "volume mount of an undeclared volume",
         POD,
-        &[("    - name: data\n      mountPath", "    - name: cache\n      mountPath")],
+        &[(
+            "    - name: data\n      mountPath",
+            "    - name: cache\n      mountPath",
+        )],
         Validate,
         "spec.containers[0].volumeMounts[0].name",
         19,
     ),
-    case("negative backoffLimit", JOB, &[("backoffLimit: 4", "backoffLimit: -1")], Validate, "spec.backoffLimit", 6),
+    case(
+        "negative backoffLimit",
+        JOB,
+        &[("backoffLimit: 4", "backoffLimit: -1")],
+        Validate,
+        "spec.backoffLimit",
+        6,
+    ),
     case(
         "malformed cron schedule",
         CRONJOB,
@@ -334,16 +406,33 @@ const CASES: &[Case] = &[
         "spec.schedule",
         6,
     ),
-    case("configmap key with a space", CONFIGMAP, &[("  level: high", "  my level: high")], Validate, "data[my level]", 6),
+    case(
+        "configmap key with a space",
+        CONFIGMAP,
+        &[("  level: high", "  my level: high")],
+        Validate,
+        "data[my level]",
+        6,
+    ),
     case(
         "unknown field (strict)",
         POD,
-        &[("    image: nginx:1.27\n", "    image: nginx:1.27\n    colour: blue\n")],
+        &[(
+            "    image: nginx:1.27\n",
+            "    image: nginx:1.27\n    colour: blue\n",
+        )],
         Load,
         "spec.containers[0].colour",
         15,
     ),
-    case("replicas as a word", DEPLOYMENT, &[("replicas: 2", "replicas: two")], Load, "spec.replicas", 6),
+    case(
+        "replicas as a word",
+        DEPLOYMENT,
+        &[("replicas: 2", "replicas: two")],
+        Load,
+        "spec.replicas",
+        6,
+    ),
 ];
 
 /// The first error `text` gives, and the phase it came from.
@@ -364,8 +453,13 @@ fn first_error(text: &str) -> Result<(Phase, ManifestError), String> {
 #[test]
 fn the_bases_are_valid() {
     for base in [POD, DEPLOYMENT, SERVICE, JOB, CRONJOB, CONFIGMAP, NAMESPACE] {
-        let mut loaded = Loader::new(Scheme::builtin()).load_all(base).unwrap().remove(0);
-        loaded.default_and_validate().unwrap_or_else(|e| panic!("{e:?}\n{base}"));
+        let mut loaded = Loader::new(Scheme::builtin())
+            .load_all(base)
+            .unwrap()
+            .remove(0);
+        loaded
+            .default_and_validate()
+            .unwrap_or_else(|e| panic!("{e:?}\n{base}"));
     }
 }
 
@@ -393,7 +487,10 @@ fn each_invalid_manifest_names_its_field_and_line() {
                     failures.push(format!("{}: {:?}", c.name, e.kind));
                 }
                 if !e.to_string().contains(c.field) {
-                    failures.push(format!("{}: the message does not name the field: {e}", c.name));
+                    failures.push(format!(
+                        "{}: the message does not name the field: {e}",
+                        c.name
+                    ));
                 }
             }
         }
