@@ -320,3 +320,40 @@ fn git_repo_volume_is_kept() {
     );
     assert_eq!(repo.directory, ".");
 }
+
+/// README: "once a CRD for `websites.extensions.example.com` is
+/// established, `Website` objects are served as dynamic objects". The
+/// loader refuses the v1beta1 CRD (39); converted to v1 it validates, and a
+/// scheme extended with its kinds loads 40 as a dynamic object even in
+/// strict mode with unknown kinds refused.
+#[test]
+fn website_is_served_once_its_crd_is_installed() {
+    use keelson::api::apiextensions::{crd_from_v1beta1, CustomResourceDefinition};
+    use keelson::api::manifest::yaml_to_json;
+    use keelson::api::scheme::KindInfo;
+    use keelson::api::Resource;
+
+    let crd_yaml = read_seed("39-customresourcedefinition-websites.extensions.example.com.yaml");
+    let v1beta1 = yaml_to_json(&crd_yaml).unwrap();
+    let mut crd: CustomResourceDefinition = crd_from_v1beta1(&v1beta1).unwrap();
+    crd.apply_defaults();
+    let errors = crd.validate();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(crd.metadata.name, "websites.extensions.example.com");
+
+    let website = read_seed("40-website-kubia.yaml");
+    let mut scheme = Scheme::builtin().clone();
+    assert!(Loader::new(&scheme).load_str(&website).remove(0).is_err());
+    for resource in crd.api_resources() {
+        let list_kind = format!("{}List", resource.kind);
+        scheme.insert(KindInfo::dynamic(resource, list_kind));
+    }
+    let mut loaded = Loader::new(&scheme).load_str(&website).remove(0).unwrap();
+    loaded.default_and_validate().unwrap();
+    let obj: &DynamicObject = loaded.object.downcast_ref().expect("a dynamic object");
+    assert_eq!(obj.metadata.name, "kubia");
+    assert_eq!(
+        obj.data["spec"]["gitRepo"],
+        "https://github.com/luksa/kubia-website-example.git"
+    );
+}
