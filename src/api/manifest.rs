@@ -287,10 +287,16 @@ impl Positions {
     }
 
     /// The position of `path`, or of its nearest ancestor that has one.
+    ///
+    /// Map entries may be named either way: `data.key` as the parser
+    /// records them, or `data[key]` as validation errors name them.
     pub fn locate(&self, path: &str) -> Option<(usize, usize)> {
         let mut path = path;
         loop {
             if let Some(&(l, c)) = self.by_path.get(path) {
+                return Some((l as usize, c as usize));
+            }
+            if let Some(&(l, c)) = map_keys_as_fields(path).and_then(|p| self.by_path.get(&p)) {
                 return Some((l as usize, c as usize));
             }
             if path.is_empty() {
@@ -299,6 +305,39 @@ impl Positions {
             path = parent_path(path);
         }
     }
+}
+
+/// `data[my key]` → `data.my key`, `requests[cpu]` → `requests.cpu`:
+/// validation names map entries by key, the parser records them as fields.
+/// Index segments (`[0]`) stay; `None` when there is no key segment.
+fn map_keys_as_fields(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len());
+    let mut changed = false;
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(']') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let key = &after[..close];
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(key);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+            changed = true;
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
 }
 
 /// `a.b[0]` → `a.b`, `a.b` → `a`, `a` → ``.
@@ -1555,6 +1594,22 @@ mod tests {
         assert_eq!(docs[0].positions.locate("a.b[1].zz"), Some((6, 5)));
         assert_eq!(docs[0].duplicates, ["a.b[1].q"]);
         assert_eq!((docs[1].index, docs[1].line), (2, 11));
+    }
+
+    #[test]
+    fn map_entries_named_by_key_are_located() {
+        let (docs, _) = YamlBuilder::new(10, 100)
+            .parse("data:\n  plain: 1\n  my key: 2\n  a.b/c: 3\nlist:\n- requests:\n    cpu: 1\n");
+        let p = &docs[0].positions;
+        assert_eq!(p.locate("data[plain]"), Some((2, 3)));
+        assert_eq!(p.locate("data[my key]"), Some((3, 3)));
+        assert_eq!(p.locate("data[a.b/c]"), Some((4, 3)));
+        assert_eq!(p.locate("list[0].requests[cpu]"), Some((7, 5)));
+        // Unknown keys fall back to the nearest ancestor.
+        assert_eq!(p.locate("data[nope]"), Some((1, 1)));
+        assert_eq!(p.locate("data[unclosed"), Some((1, 1)));
+        assert_eq!(map_keys_as_fields("a[0].b"), None);
+        assert_eq!(map_keys_as_fields("a[x][1]").as_deref(), Some("a.x[1]"));
     }
 
     #[test]
