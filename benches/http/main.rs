@@ -1,0 +1,596 @@
+//! HTTP API server benchmarks: `cargo bench --features http --bench http`
+//! (release, our own harness), and with `--features http,etcd,test-util` the
+//! create and get figures on a real etcd too (the bench starts its own etcd
+//! member on loopback). Every figure is one line `bench <name>: <value>
+//! <unit>`; `docs/BENCHMARKS.md` records them against issue 5's targets.
+//!
+//! Everything goes over real TCP on loopback: the server is keelson's
+//! [`HttpServer`] on `127.0.0.1:0` in this process, the clients are hyper
+//! HTTP/1.1 connections (one per task, kept alive), so clients and server
+//! share the machine's cores (as a co-located kubectl or controller would).
+//!
+//! Groups (run one by naming it: `cargo bench --features http --bench http --
+//! create`):
+//! - `create`: `http_create_pods`, pods/s created by `POST` with 32
+//!   concurrent keep-alive connections for 5 s (target ≥ 10,000/s).
+//! - `get`: `http_get_p50`/`_p99`, ms per `GET` of one pod from one
+//!   connection, one request at a time; `http_get_32_conns_p50`/`_p99` (and
+//!   `http_get_32_conns` in gets/s) with 32 connections at once.
+//! - `fanout`: `http_watch_fanout_1000_p50`/`_p99`, ms from sending a create
+//!   to each of 1,000 `?watch=true` streams (each its own connection)
+//!   receiving the event, while pods are created at 1,000/s for 5 s (target
+//!   p99 ≤ 10 ms). The send time travels in an annotation.
+//! - `ready`: `http_ready`, ms from spawning `target/release/examples/apiserver`
+//!   to its first successful `/readyz` (polled every 1 ms), median of 5 runs
+//!   (target ≤ 50 ms). Build the example first: `cargo build --release
+//!   --features http --example apiserver`; the group is skipped without it.
+//! - `etcd`: `http_create_pods_etcd`, `http_get_p99_etcd` and the rest of the
+//!   `create` and `get` figures with the API server on `EtcdStore` (features
+//!   `etcd` and `test-util`, and the `etcd` binary on `PATH`).
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use keelson::apiserver::ApiServer;
+use keelson::http::{HttpServer, Serving};
+use keelson::store::Store;
+
+const CONNS: usize = 32;
+const CREATE_FOR: Duration = Duration::from_secs(5);
+const CREATE_TARGET: f64 = 10_000.0;
+const GET_SEQUENTIAL: usize = 5_000;
+const GET_CONCURRENT_FOR: Duration = Duration::from_secs(3);
+const WATCHERS: usize = 1_000;
+const FANOUT_RATE: f64 = 1_000.0;
+const FANOUT_FOR: Duration = Duration::from_secs(5);
+const FANOUT_CREATORS: usize = 4;
+const FANOUT_TARGET_MS: f64 = 10.0;
+const READY_RUNS: usize = 5;
+const READY_TARGET_MS: f64 = 50.0;
+/// The annotation that carries a pod's send time (ns since the run's base).
+const SENT: &str = "bench.keelson.dev/sent";
+/// [`SENT`] as a key in compact JSON, up to its value's first digit.
+const SENT_KEY: &str = "\"bench.keelson.dev/sent\":\"";
+const PODS: &str = "/api/v1/namespaces/default/pods";
+
+fn main() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
+    print_machine();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if wanted("create") {
+        rt.block_on(async {
+            let (_api, serving) = serve(None).await;
+            create_pods(serving.local_addr(), "").await;
+            serving.shutdown().await;
+        });
+    }
+    if wanted("get") {
+        rt.block_on(async {
+            let (_api, serving) = serve(None).await;
+            get_pod(serving.local_addr(), "").await;
+            serving.shutdown().await;
+        });
+    }
+    if wanted("fanout") {
+        rt.block_on(fanout());
+    }
+    if wanted("ready") {
+        ready();
+    }
+    if wanted("etcd") {
+        rt.block_on(etcd());
+    }
+    println!("load average at the end: {}", load_average());
+}
+
+fn report(name: &str, value: f64, unit: &str) {
+    if value >= 1000.0 {
+        println!("bench {name}: {value:.0} {unit}");
+    } else {
+        println!("bench {name}: {value:.3} {unit}");
+    }
+}
+
+fn target(name: &str, met: bool, what: &str) {
+    let verdict = if met { "met" } else { "NOT met" };
+    println!("target {name} {what}: {verdict}");
+}
+
+/// The `q`-quantile of sorted samples.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i]
+}
+
+fn sort(v: &mut [f64]) {
+    v.sort_by(|a, b| a.total_cmp(b));
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn print_machine() {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!(
+        "machine: {cpus} CPUs, {model}; load average {}",
+        load_average()
+    );
+}
+
+/// An API server (in memory, or on `store`) served on `127.0.0.1:0`.
+async fn serve(store: Option<Arc<dyn Store>>) -> (ApiServer, Serving) {
+    let api = match store {
+        Some(s) => ApiServer::builder().store(s).build().await,
+        None => ApiServer::in_memory().await,
+    }
+    .expect("api server");
+    let serving = HttpServer::new(&api)
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    (api, serving)
+}
+
+/// A typical pod as a Deployment's ReplicaSet creates it (the one of
+/// `benches/apiserver`), as the JSON a client sends; `sent` adds the
+/// send-time annotation.
+fn pod_json(name: &str, sent: Option<u64>) -> Bytes {
+    let annotations = match sent {
+        Some(t) => format!(r#","annotations":{{"{SENT}":"{t}"}}"#),
+        None => String::new(),
+    };
+    Bytes::from(format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","labels":{{"app":"web","pod-template-hash":"7d9c6f8b5d"}}{annotations}}},"spec":{{"containers":[{{"name":"web","image":"nginx:1.25","ports":[{{"containerPort":80,"name":"http"}}],"env":[{{"name":"MODE","value":"production"}}],"resources":{{"requests":{{"cpu":"100m","memory":"128Mi"}},"limits":{{"cpu":"500m","memory":"256Mi"}}}},"readinessProbe":{{"httpGet":{{"path":"/healthz","port":80}}}}}}]}}}}"#
+    ))
+}
+
+type Conn = SendRequest<Full<Bytes>>;
+
+/// One keep-alive HTTP/1.1 connection to `addr`.
+async fn connect(addr: SocketAddr) -> Conn {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.set_nodelay(true);
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    send
+}
+
+fn request(method: Method, path: &str, body: Bytes) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, "127.0.0.1")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(body))
+        .expect("a valid request")
+}
+
+/// Sends one request and reads the whole response: its status.
+async fn call(conn: &mut Conn, req: Request<Full<Bytes>>) -> StatusCode {
+    conn.ready().await.expect("connection open");
+    let resp = conn.send_request(req).await.expect("response");
+    let status = resp.status();
+    resp.into_body().collect().await.expect("body");
+    status
+}
+
+/// `http_create_pods{suffix}`: POSTs of distinct pods over [`CONNS`]
+/// keep-alive connections for [`CREATE_FOR`].
+async fn create_pods(addr: SocketAddr, suffix: &str) {
+    let mut conns = Vec::with_capacity(CONNS);
+    for _ in 0..CONNS {
+        conns.push(connect(addr).await);
+    }
+    let start = Instant::now();
+    let deadline = start + CREATE_FOR;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(c, mut conn)| {
+            tokio::spawn(async move {
+                let (mut created, mut failed) = (0usize, 0usize);
+                let mut i = 0usize;
+                while Instant::now() < deadline {
+                    let body = pod_json(&format!("web-{c}-{i}"), None);
+                    i += 1;
+                    if call(&mut conn, request(Method::POST, PODS, body)).await
+                        == StatusCode::CREATED
+                    {
+                        created += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (created, failed)
+            })
+        })
+        .collect();
+    let (mut created, mut failed) = (0, 0);
+    for t in tasks {
+        let (c, f) = t.await.expect("task");
+        created += c;
+        failed += f;
+    }
+    let rate = created as f64 / start.elapsed().as_secs_f64();
+    let name = format!("http_create_pods{suffix}");
+    report(&name, rate, "pods/s");
+    if failed > 0 {
+        println!("  ({failed} creates failed)");
+    }
+    target(&name, rate >= CREATE_TARGET, "≥ 10,000 pods/s");
+}
+
+/// `http_get_*{suffix}`: GETs of one pod, sequential on one connection and
+/// from [`CONNS`] connections at once.
+async fn get_pod(addr: SocketAddr, suffix: &str) {
+    let mut conn = connect(addr).await;
+    let status = call(
+        &mut conn,
+        request(Method::POST, PODS, pod_json("get-me", None)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "creating the pod to get");
+    let path = format!("{PODS}/get-me");
+    for _ in 0..200 {
+        call(&mut conn, request(Method::GET, &path, Bytes::new())).await;
+    }
+    let mut lat = Vec::with_capacity(GET_SEQUENTIAL);
+    for _ in 0..GET_SEQUENTIAL {
+        let start = Instant::now();
+        let status = call(&mut conn, request(Method::GET, &path, Bytes::new())).await;
+        lat.push(start.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(status, StatusCode::OK, "get");
+    }
+    sort(&mut lat);
+    report(&format!("http_get_p50{suffix}"), quantile(&lat, 0.5), "ms");
+    report(&format!("http_get_p99{suffix}"), quantile(&lat, 0.99), "ms");
+
+    let mut conns = Vec::with_capacity(CONNS);
+    for _ in 0..CONNS {
+        conns.push(connect(addr).await);
+    }
+    let start = Instant::now();
+    let deadline = start + GET_CONCURRENT_FOR;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let path = path.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let status = call(&mut conn, request(Method::GET, &path, Bytes::new())).await;
+                    lat.push(t.elapsed().as_secs_f64() * 1e3);
+                    assert_eq!(status, StatusCode::OK, "get");
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    sort(&mut all);
+    report(&format!("http_get_32_conns{suffix}"), rate, "gets/s");
+    report(
+        &format!("http_get_32_conns_p50{suffix}"),
+        quantile(&all, 0.5),
+        "ms",
+    );
+    report(
+        &format!("http_get_32_conns_p99{suffix}"),
+        quantile(&all, 0.99),
+        "ms",
+    );
+}
+
+/// The soft limit on open files, from `/proc/self/limits`.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// The send time carried by one watch event line, if it has one.
+fn sent_of(line: &[u8]) -> Option<u64> {
+    let line = std::str::from_utf8(line).ok()?;
+    let at = line.find(SENT_KEY)? + SENT_KEY.len();
+    let digits = &line[at..];
+    let end = digits.find('"')?;
+    digits[..end].parse().ok()
+}
+
+/// `http_watch_fanout_1000_*`: [`WATCHERS`] watch connections while
+/// [`FANOUT_CREATORS`] connections create pods at [`FANOUT_RATE`] in total.
+async fn fanout() {
+    // Each watch is two descriptors in this process (client and server
+    // side), plus the creators, the listener and the runtime's own.
+    let needed = (2 * WATCHERS + 256) as u64;
+    match open_files_limit() {
+        Some(n) if n < needed => {
+            println!(
+                "skipping http_watch_fanout_1000: the open-files limit is {n}, it needs {needed}; \
+                 raise it (`ulimit -n {needed}`) and rerun"
+            );
+            return;
+        }
+        _ => {}
+    }
+    let (_api, serving) = serve(None).await;
+    let addr = serving.local_addr();
+    let base = Instant::now();
+    let pods = (FANOUT_RATE * FANOUT_FOR.as_secs_f64()) as usize;
+    let primed = Arc::new(AtomicUsize::new(0));
+    let mut watchers = Vec::with_capacity(WATCHERS);
+    for _ in 0..WATCHERS {
+        let mut conn = connect(addr).await;
+        conn.ready().await.expect("connection open");
+        let resp = conn
+            .send_request(request(
+                Method::GET,
+                &format!("{PODS}?watch=true"),
+                Bytes::new(),
+            ))
+            .await
+            .expect("watch");
+        assert_eq!(resp.status(), StatusCode::OK, "watch");
+        let primed = primed.clone();
+        watchers.push(tokio::spawn(async move {
+            let _conn = conn;
+            let mut body = resp.into_body();
+            let mut buf: Vec<u8> = Vec::new();
+            let mut lat: Vec<f32> = Vec::with_capacity(pods);
+            while let Some(frame) = body.frame().await {
+                let now = base.elapsed().as_nanos() as u64;
+                let Ok(frame) = frame else { break };
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                buf.extend_from_slice(&data);
+                while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
+                    match sent_of(&buf[..nl]) {
+                        // The priming pod: this watcher is live.
+                        Some(0) => {
+                            primed.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Some(t) => lat.push((now.saturating_sub(t)) as f32 / 1e6),
+                        None => {}
+                    }
+                    buf.drain(..=nl);
+                }
+                if lat.len() >= pods {
+                    break;
+                }
+            }
+            lat
+        }));
+    }
+    // Every watcher sees one priming pod before the measured creates start.
+    let mut conn = connect(addr).await;
+    let status = call(
+        &mut conn,
+        request(Method::POST, PODS, pod_json("prime", Some(0))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "priming create");
+    let wait = Instant::now();
+    while primed.load(Ordering::SeqCst) < WATCHERS {
+        if wait.elapsed() > Duration::from_secs(60) {
+            println!(
+                "only {} of {WATCHERS} watchers saw the priming pod within 60 s",
+                primed.load(Ordering::SeqCst)
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let mut creators = Vec::with_capacity(FANOUT_CREATORS);
+    let start = tokio::time::Instant::now();
+    for c in 0..FANOUT_CREATORS {
+        let mut conn = connect(addr).await;
+        creators.push(tokio::spawn(async move {
+            let mut failed = 0usize;
+            for i in (c..pods).step_by(FANOUT_CREATORS) {
+                tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / FANOUT_RATE))
+                    .await;
+                let sent = base.elapsed().as_nanos() as u64;
+                let body = pod_json(&format!("w-{i}"), Some(sent.max(1)));
+                if call(&mut conn, request(Method::POST, PODS, body)).await != StatusCode::CREATED {
+                    failed += 1;
+                }
+            }
+            failed
+        }));
+    }
+    let mut failed = 0;
+    for c in creators {
+        failed += c.await.expect("creator");
+    }
+    let rate = pods as f64 / start.elapsed().as_secs_f64();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut all: Vec<f64> = Vec::with_capacity(WATCHERS * pods);
+    let mut short = 0usize;
+    for w in watchers {
+        match tokio::time::timeout_at(deadline, w).await {
+            Ok(Ok(lat)) => {
+                short += pods.saturating_sub(lat.len());
+                all.extend(lat.into_iter().map(f64::from));
+            }
+            _ => short += pods,
+        }
+    }
+    sort(&mut all);
+    report("http_watch_fanout_1000_create_rate", rate, "pods/s");
+    if failed > 0 {
+        println!("  ({failed} creates failed)");
+    }
+    if short > 0 {
+        println!(
+            "  ({short} of {} deliveries missing after 60 s)",
+            WATCHERS * pods
+        );
+    }
+    let p99 = quantile(&all, 0.99);
+    report("http_watch_fanout_1000_p50", quantile(&all, 0.5), "ms");
+    report("http_watch_fanout_1000_p99", p99, "ms");
+    target(
+        "http_watch_fanout_1000_p99",
+        p99 <= FANOUT_TARGET_MS && short == 0,
+        "≤ 10 ms",
+    );
+    serving.shutdown().await;
+}
+
+/// `target/release/examples/apiserver`, next to this bench's `deps` dir.
+fn example_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let release = exe.parent()?.parent()?;
+    let bin = release.join("examples").join("apiserver");
+    bin.is_file().then_some(bin)
+}
+
+/// Whether `GET /readyz` on `addr` answers 200.
+fn readyz(addr: SocketAddr) -> bool {
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(50)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// `http_ready`: spawning the example server to its first good `/readyz`.
+fn ready() {
+    let Some(bin) = example_binary() else {
+        println!(
+            "skipping http_ready: no target/release/examples/apiserver; build it with \
+             `cargo build --release --features http --example apiserver`"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut samples = Vec::with_capacity(READY_RUNS);
+    for run in 0..READY_RUNS {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let start = Instant::now();
+        let mut child = std::process::Command::new(&bin)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--kubeconfig")
+            .arg(dir.path().join(format!("kubeconfig-{run}")))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawning the example apiserver");
+        let mut ok = false;
+        while start.elapsed() < Duration::from_secs(10) {
+            if readyz(addr) {
+                ok = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let elapsed = start.elapsed().as_secs_f64() * 1e3;
+        let _ = child.kill();
+        let _ = child.wait();
+        if !ok {
+            println!("http_ready: run {run} not ready within 10 s");
+            return;
+        }
+        samples.push(elapsed);
+    }
+    sort(&mut samples);
+    let median = quantile(&samples, 0.5);
+    report("http_ready", median, "ms");
+    println!(
+        "  (runs: {})",
+        samples
+            .iter()
+            .map(|s| format!("{s:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    target("http_ready", median <= READY_TARGET_MS, "≤ 50 ms");
+}
+
+/// The `create` and `get` groups with the API server on `EtcdStore`, on an
+/// etcd member started for the run.
+#[cfg(all(feature = "etcd", feature = "test-util"))]
+async fn etcd() {
+    use keelson::store::etcd_process::EtcdProcess;
+    use keelson::store::EtcdStore;
+
+    let etcd = match EtcdProcess::start().await {
+        Ok(e) => e,
+        Err(e) => {
+            println!("skipping the etcd figures: {e}");
+            return;
+        }
+    };
+    for (prefix, group) in [("/bench-create", "create"), ("/bench-get", "get")] {
+        let store = EtcdStore::connect(etcd.config().prefix(prefix))
+            .await
+            .expect("connecting to etcd");
+        let (_api, serving) = serve(Some(Arc::new(store))).await;
+        if group == "create" {
+            create_pods(serving.local_addr(), "_etcd").await;
+        } else {
+            get_pod(serving.local_addr(), "_etcd").await;
+        }
+        serving.shutdown().await;
+    }
+}
+
+#[cfg(not(all(feature = "etcd", feature = "test-util")))]
+async fn etcd() {
+    println!(
+        "skipping the etcd figures: rerun with `--features http,etcd,test-util` (and etcd on PATH)"
+    );
+}
