@@ -376,6 +376,7 @@ fn pod(inputs: &Inputs, targets: &mut Vec<String>) {
     let ours: Option<Pod> = serde_json::from_slice(json).ok();
     let theirs: Option<K8sPod> = serde_json::from_slice(json).ok();
     let mut buf = Vec::with_capacity(16 * 1024);
+    let mut buf2 = Vec::with_capacity(16 * 1024);
     let mut ours_len = 0;
     let mut theirs_len = 0;
     let ns = measure(&mut [
@@ -385,9 +386,9 @@ fn pod(inputs: &Inputs, targets: &mut Vec<String>) {
             ours_len = buf.len();
         },
         &mut || {
-            buf.clear();
-            black_box(serde_json::to_writer(&mut buf, black_box(&theirs)).ok());
-            theirs_len = buf.len();
+            buf2.clear();
+            black_box(serde_json::to_writer(&mut buf2, black_box(&theirs)).ok());
+            theirs_len = buf2.len();
         },
     ]);
     // Throughput over the bytes each side writes (both write the compact
@@ -475,14 +476,15 @@ fn deployment(inputs: &Inputs, targets: &mut Vec<String>) {
     let ours: Option<Deployment> = serde_json::from_slice(json).ok();
     let theirs: Option<K8sDeployment> = serde_json::from_slice(json).ok();
     let mut buf = Vec::with_capacity(16 * 1024);
+    let mut buf2 = Vec::with_capacity(16 * 1024);
     let ns = measure(&mut [
         &mut || {
             buf.clear();
             black_box(serde_json::to_writer(&mut buf, black_box(&ours)).ok());
         },
         &mut || {
-            buf.clear();
-            black_box(serde_json::to_writer(&mut buf, black_box(&theirs)).ok());
+            buf2.clear();
+            black_box(serde_json::to_writer(&mut buf2, black_box(&theirs)).ok());
         },
         &mut || {
             if let Ok(mut d) = serde_json::from_slice::<Deployment>(black_box(json)) {
