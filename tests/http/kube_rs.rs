@@ -70,7 +70,10 @@ async fn kube_rs_crud_patch_watch() {
         .expect("create");
 
     // A second create of the same name is a typed 409.
-    match pods.create(&PostParams::default(), &pod("web-1", "web")).await {
+    match pods
+        .create(&PostParams::default(), &pod("web-1", "web"))
+        .await
+    {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 409, "{s:?}");
             assert_eq!(s.reason, "AlreadyExists");
@@ -82,7 +85,11 @@ async fn kube_rs_crud_patch_watch() {
         .list(&ListParams::default().labels("app=web"))
         .await
         .expect("list");
-    let mut names: Vec<String> = web.items.iter().filter_map(|p| p.metadata.name.clone()).collect();
+    let mut names: Vec<String> = web
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
     names.sort();
     assert_eq!(names, ["web-1", "web-2"]);
     // Paging with limit/continue.
@@ -112,7 +119,9 @@ async fn kube_rs_crud_patch_watch() {
         .patch(
             "web-1",
             &PatchParams::default(),
-            &Patch::Strategic(json!({"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}})),
+            &Patch::Strategic(
+                json!({"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}),
+            ),
         )
         .await
         .expect("strategic patch");
@@ -130,11 +139,19 @@ async fn kube_rs_crud_patch_watch() {
         )
         .await
         .expect("apply");
-    assert_eq!(applied.metadata.annotations.as_ref().unwrap()["owner"], "kube-rs");
+    assert_eq!(
+        applied.metadata.annotations.as_ref().unwrap()["owner"],
+        "kube-rs"
+    );
     let fetched = pods.get("web-1").await.expect("get");
-    assert_eq!(fetched.metadata.resource_version, applied.metadata.resource_version);
+    assert_eq!(
+        fetched.metadata.resource_version,
+        applied.metadata.resource_version
+    );
 
-    pods.delete("db-1", &DeleteParams::default()).await.expect("delete");
+    pods.delete("db-1", &DeleteParams::default())
+        .await
+        .expect("delete");
     match pods.get("db-1").await {
         Err(kube::Error::Api(s)) => assert_eq!(s.code, 404),
         other => panic!("expected 404, got {other:?}"),
@@ -150,9 +167,7 @@ async fn kube_rs_crud_patch_watch() {
             .expect("stream open");
         match event {
             WatchEvent::Added(p) => seen.push(format!("ADDED {}", p.metadata.name.unwrap())),
-            WatchEvent::Modified(p) => {
-                seen.push(format!("MODIFIED {}", p.metadata.name.unwrap()))
-            }
+            WatchEvent::Modified(p) => seen.push(format!("MODIFIED {}", p.metadata.name.unwrap())),
             WatchEvent::Deleted(p) => seen.push(format!("DELETED {}", p.metadata.name.unwrap())),
             WatchEvent::Bookmark(_) => {}
             WatchEvent::Error(e) => panic!("watch error {e:?}"),

@@ -3,6 +3,7 @@
 //! requests.
 
 mod bodies;
+mod fuzz;
 mod kube_rs;
 
 use std::path::{Path, PathBuf};
