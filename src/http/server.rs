@@ -88,6 +88,7 @@ impl HttpServer {
             api: self.api,
             max_body: self.max_body,
             metrics: Metrics::default(),
+            encoded: EncodedEvents::default(),
         });
         let task = tokio::spawn(async move {
             loop {
@@ -162,6 +163,62 @@ struct State {
     api: ApiServer,
     max_body: usize,
     metrics: Metrics,
+    encoded: EncodedEvents,
+}
+
+/// The JSON lines of recent watch events, shared by every HTTP watcher that
+/// is sent the same event: with N watchers of a resource, an event is
+/// encoded once rather than N times. Keyed by the event's object (the
+/// `Arc` the watch cache hands every watcher) and type; each entry holds its
+/// `Arc`, so the address cannot be reused while the entry lives. Bounded:
+/// the oldest entries go first.
+#[derive(Default)]
+struct EncodedEvents {
+    inner: Mutex<EncodedInner>,
+}
+
+#[derive(Default)]
+struct EncodedInner {
+    by_object: std::collections::HashMap<(usize, &'static str), (ObjectRef, Bytes)>,
+    order: std::collections::VecDeque<(usize, &'static str)>,
+}
+
+const ENCODED_EVENTS: usize = 1024;
+
+impl EncodedEvents {
+    fn line(&self, e: &WatchEvent<ObjectRef>) -> Bytes {
+        let (kind, o) = match e {
+            WatchEvent::Added(o) => ("ADDED", o),
+            WatchEvent::Modified(o) => ("MODIFIED", o),
+            WatchEvent::Deleted(o) => ("DELETED", o),
+            // Bookmarks and errors are made per watcher: nothing to share.
+            WatchEvent::Bookmark(_) | WatchEvent::Error(_) => return Bytes::from(event_line(e)),
+        };
+        let key = (Arc::as_ptr(o) as *const () as usize, kind);
+        if let Ok(inner) = self.inner.lock() {
+            if let Some((held, line)) = inner.by_object.get(&key) {
+                if Arc::ptr_eq(held, o) {
+                    return line.clone();
+                }
+            }
+        }
+        let line = Bytes::from(event_line(e));
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner
+                .by_object
+                .insert(key, (o.clone(), line.clone()))
+                .is_none()
+            {
+                inner.order.push_back(key);
+            }
+            while inner.order.len() > ENCODED_EVENTS {
+                if let Some(old) = inner.order.pop_front() {
+                    inner.by_object.remove(&old);
+                }
+            }
+        }
+        line
+    }
 }
 
 /// Request counts and latencies by verb, resource and code, and open
@@ -634,13 +691,14 @@ async fn object(
                 let stream = api.watch(&target, &opts).await?;
                 state.metrics.watches.fetch_add(1, Ordering::Relaxed);
                 let guard = WatchGuard(state.clone());
+                let shared = state.clone();
                 let body = StreamBody::new(stream.map(move |e| {
                     let _ = &guard;
                     let line = match &printer {
-                        Some(p) => table_event_line(p, &e),
-                        None => event_line(&e),
+                        Some(p) => Bytes::from(table_event_line(p, &e)),
+                        None => shared.encoded.line(&e),
                     };
-                    Ok::<_, Infallible>(Frame::data(Bytes::from(line)))
+                    Ok::<_, Infallible>(Frame::data(line))
                 }));
                 let mut r = Response::new(BodyExt::boxed_unsync(body));
                 r.headers_mut()
