@@ -646,11 +646,11 @@ fn yaml_body(body: Bytes) -> Result<Bytes> {
     }
     let text = std::str::from_utf8(&body)
         .map_err(|e| Error::bad_request(format!("the YAML body is not UTF-8: {e}")))?;
-    let value = manifest::yaml_to_json(text).map_err(|e| {
-        Error::bad_request(format!(
-            "error converting YAML to JSON: yaml: line {}: {}",
-            e.line, e.kind
-        ))
+    // A syntax error's message already reads "error converting YAML to
+    // JSON: yaml: line N: ..."; other errors get their line and column.
+    let value = manifest::yaml_to_json(text).map_err(|e| match *e.kind {
+        manifest::ManifestErrorKind::Syntax(_) => Error::bad_request(e.kind.to_string()),
+        _ => Error::bad_request(e.to_string()),
     })?;
     serde_json::to_vec(&value)
         .map(Bytes::from)
@@ -691,12 +691,10 @@ async fn object(
                 let stream = api.watch(&target, &opts).await?;
                 state.metrics.watches.fetch_add(1, Ordering::Relaxed);
                 let guard = WatchGuard(state.clone());
-                let shared = state.clone();
                 let body = StreamBody::new(stream.map(move |e| {
-                    let _ = &guard;
                     let line = match &printer {
                         Some(p) => Bytes::from(table_event_line(p, &e)),
-                        None => shared.encoded.line(&e),
+                        None => guard.0.encoded.line(&e),
                     };
                     Ok::<_, Infallible>(Frame::data(line))
                 }));
