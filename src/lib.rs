@@ -7,6 +7,7 @@
 //! | [`api`] | the object model: kinds, metadata, selectors, quantities, validation (no I/O) |
 //! | [`store`] | a revisioned key-value store with watch: in memory, or etcd |
 //! | [`informer`] | reflectors, caches, shared informers and work queues for controllers |
+//! | [`controllers`] | the reconcile runtime, leader election, and the built-in controllers |
 //!
 //! Start with [`prelude`]:
 //!
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod apiserver;
 pub mod client;
+pub mod controllers;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod informer;

@@ -162,6 +162,12 @@ impl<K: Object> SharedInformer<K> {
         }
     }
 
+    /// The [`Api`] the informer lists and watches (its resource and
+    /// namespace).
+    pub fn api(&self) -> &Api<K> {
+        &self.inner.api
+    }
+
     /// The cache: read objects, query indexes, wait until ready.
     pub fn cache(&self) -> Cache<K> {
         self.inner.cache.clone()

@@ -1,0 +1,1 @@
+//! A helper for finalizers: run cleanup before an object goes away.

@@ -1,0 +1,1 @@
+//! The garbage collector: ownerReferences drive cascading deletion.
