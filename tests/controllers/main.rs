@@ -1,0 +1,9 @@
+//! Controllers: the reconcile runtime, leader election, finalizers and
+//! events, the garbage collector, and the ReplicaSet and Deployment
+//! controllers, all against the in-memory API server.
+
+mod finalizer_events;
+mod gc;
+mod leader;
+mod runtime;
+mod workloads;
