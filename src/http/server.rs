@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -184,6 +184,9 @@ struct EncodedInner {
 }
 
 const ENCODED_EVENTS: usize = 1024;
+
+/// At most this many ready watch events are joined into one chunk.
+const WATCH_BATCH: usize = 256;
 
 impl EncodedEvents {
     fn line(&self, e: &WatchEvent<ObjectRef>) -> Bytes {
@@ -691,12 +694,25 @@ async fn object(
                 let stream = api.watch(&target, &opts).await?;
                 state.metrics.watches.fetch_add(1, Ordering::Relaxed);
                 let guard = WatchGuard(state.clone());
-                let body = StreamBody::new(stream.map(move |e| {
-                    let line = match &printer {
-                        Some(p) => Bytes::from(table_event_line(p, &e)),
-                        None => guard.0.encoded.line(&e),
+                // Every event that is ready when the connection polls goes
+                // out in one chunk: under load a watcher that fell behind
+                // catches up with one write instead of one per event.
+                let body = StreamBody::new(stream.ready_chunks(WATCH_BATCH).map(move |events| {
+                    let mut lines = events.iter().map(|e| match &printer {
+                        Some(p) => Bytes::from(table_event_line(p, e)),
+                        None => guard.0.encoded.line(e),
+                    });
+                    let chunk = match (lines.next(), events.len()) {
+                        (Some(one), 1) => one,
+                        (first, _) => {
+                            let mut buf = BytesMut::new();
+                            for line in first.into_iter().chain(lines) {
+                                buf.extend_from_slice(&line);
+                            }
+                            buf.freeze()
+                        }
                     };
-                    Ok::<_, Infallible>(Frame::data(line))
+                    Ok::<_, Infallible>(Frame::data(chunk))
                 }));
                 let mut r = Response::new(BodyExt::boxed_unsync(body));
                 r.headers_mut()
