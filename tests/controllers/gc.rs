@@ -115,8 +115,10 @@ async fn background_deletion_collects_dependents_of_every_kind() {
         .await
         .unwrap();
     let secrets: Api<Secret> = Api::namespaced(&c.client, "default");
-    let mut s = Secret::default();
-    s.metadata = ObjectMeta::named("dep-secret");
+    let mut s = Secret {
+        metadata: ObjectMeta::named("dep-secret"),
+        ..Default::default()
+    };
     s.metadata.owner_references.push(owner_ref(&owner, false));
     secrets.create(&s).await.unwrap();
     cms.create(&cm("bystander", vec![])).await.unwrap();
