@@ -625,8 +625,21 @@ impl Inner {
                 tracing::debug!(object = %node.name, kind = %node.resource.kind, "garbage collector: removing references to absent owners");
                 return remove_owner_references(&api, &obj, &absent).await;
             }
-            let has_dependents = !self.lock_graph().dependents_of(uid).is_empty();
+            let (has_dependents, cycle) = {
+                let graph = self.lock_graph();
+                let deps = graph.dependents_of(uid);
+                let cycle = deps
+                    .iter()
+                    .any(|d| graph.nodes.get(d).is_some_and(Node::deleting_dependents));
+                (!deps.is_empty(), cycle)
+            };
             let policy = if !waiting.is_empty() && has_dependents {
+                if cycle {
+                    // An owner waits for us while a dependent of ours waits
+                    // too: perhaps a cycle. Stop blocking our owners so
+                    // that the foreground deletions cannot deadlock.
+                    return unblock_owner_references(&api, &obj).await;
+                }
                 "Foreground"
             } else if meta.has_finalizer(ORPHAN_FINALIZER) {
                 "Orphan"
@@ -636,18 +649,20 @@ impl Inner {
                 "Background"
             };
             tracing::debug!(object = %node.name, kind = %node.resource.kind, policy, "garbage collector: deleting");
+            // The uid and resourceVersion read: a dependent replaced, or
+            // changed (a new owner) since, is not deleted on stale grounds.
             let opts = DeleteOptions {
                 propagation_policy: Some(Str::from(policy)),
                 preconditions: Some(Preconditions {
                     uid: Some(uid.clone()),
-                    resource_version: None,
+                    resource_version: Some(meta.resource_version.clone()),
                 }),
                 ..DeleteOptions::default()
             };
             match api.delete(&meta.name, &opts).await {
                 Ok(_) => Ok(()),
-                // Gone already, or replaced by another object of the name.
-                Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+                Err(e) if e.is_not_found() => Ok(()),
+                // Changed since it was read: look again (with backoff).
                 Err(e) => Err(e.into()),
             }
         })
@@ -782,6 +797,51 @@ async fn remove_owner_references(
     }
     let patch =
         json!({"metadata": {"resourceVersion": meta.resource_version, "ownerReferences": kept}});
+    match api.patch(&meta.name, PatchType::Merge, &patch).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets `blockOwnerDeletion: false` on every owner reference (merge
+/// patch with the resourceVersion read); the item is processed again when
+/// the change comes back, and then deleted in the foreground.
+async fn unblock_owner_references(api: &DynamicApi, obj: &DynamicObject) -> Result<(), Error> {
+    let meta = &obj.metadata;
+    if !meta
+        .owner_references
+        .iter()
+        .any(|r| r.block_owner_deletion == Some(true))
+    {
+        // Already unblocked: nothing blocks an owner, delete it.
+        let opts = DeleteOptions {
+            propagation_policy: Some(Str::from("Foreground")),
+            preconditions: Some(Preconditions {
+                uid: Some(meta.uid.clone()),
+                resource_version: Some(meta.resource_version.clone()),
+            }),
+            ..DeleteOptions::default()
+        };
+        return match api.delete(&meta.name, &opts).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let refs: Vec<OwnerReference> = meta
+        .owner_references
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            if r.block_owner_deletion == Some(true) {
+                r.block_owner_deletion = Some(false);
+            }
+            r
+        })
+        .collect();
+    let patch =
+        json!({"metadata": {"resourceVersion": meta.resource_version, "ownerReferences": refs}});
     match api.patch(&meta.name, PatchType::Merge, &patch).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),

@@ -467,3 +467,69 @@ async fn custom_resources_own_and_are_owned() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test]
+async fn dependents_of_owners_deleted_while_the_collector_was_down_are_collected_at_start() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let client = LocalClient::new(&server);
+    let cms: Api<ConfigMap> = Api::namespaced(&client, "default");
+    let owner = cms.create(&cm("owner", vec![])).await.unwrap();
+    let live = cms.create(&cm("live", vec![])).await.unwrap();
+    cms.create(&cm("dep", vec![owner_ref(&owner, false)]))
+        .await
+        .unwrap();
+    cms.create(&cm("kept", vec![owner_ref(&live, false)]))
+        .await
+        .unwrap();
+    cms.delete("owner", &DeleteOptions::default())
+        .await
+        .unwrap();
+
+    let factory = InformerFactory::new(&client);
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let gc = tokio::spawn(
+        GarbageCollector::new(&factory)
+            .graceful_shutdown_on(async {
+                let _ = stop_rx.await;
+            })
+            .run(),
+    );
+    eventually("the dangling dependent is collected", async || {
+        gone(&cms, "dep").await
+    })
+    .await;
+    settle().await;
+    assert!(cms.get_opt("kept").await.unwrap().is_some());
+    let _ = stop.send(());
+    gc.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_foreground_deletion_through_an_ownership_cycle_completes() {
+    let c = Cluster::start().await;
+    let cms = c.cms();
+    let a = cms.create(&cm("a", vec![])).await.unwrap();
+    let b = cms
+        .create(&cm("b", vec![owner_ref(&a, true)]))
+        .await
+        .unwrap();
+    // a and b own each other, both blocking.
+    cms.patch(
+        "a",
+        PatchType::Merge,
+        &json!({"metadata": {"ownerReferences": [owner_ref(&b, true)]}}),
+    )
+    .await
+    .unwrap();
+
+    let opts = DeleteOptions {
+        propagation_policy: Some("Foreground".into()),
+        ..Default::default()
+    };
+    cms.delete("a", &opts).await.unwrap();
+    eventually("both go", async || {
+        gone(&cms, "a").await && gone(&cms, "b").await
+    })
+    .await;
+    c.stop().await;
+}
