@@ -66,6 +66,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::api::coordination::{Lease, LeaseSpec};
 use crate::api::{MicroTime, ObjectMeta, Str};
@@ -313,7 +314,7 @@ impl LeaderElector {
 
         // Candidate: try every retry period (jittered) until acquired.
         tokio::select! {
-            () = self.acquire(&mut observed) => {}
+            () = self.acquire(&mut observed).instrument(span.clone()) => {}
             () = &mut shutdown => return Outcome::Shutdown,
         }
         span.in_scope(|| tracing::info!("became leader"));
@@ -325,7 +326,7 @@ impl LeaderElector {
         let mut work = std::pin::pin!(lead(Leading { rx }));
         let outcome = tokio::select! {
             () = &mut work => Outcome::Finished,
-            () = self.renew(&mut observed) => Outcome::Lost,
+            () = self.renew(&mut observed).instrument(span.clone()) => Outcome::Lost,
             () = &mut shutdown => Outcome::Shutdown,
         };
         self.shared.leading.store(false, Ordering::Release);
@@ -335,7 +336,7 @@ impl LeaderElector {
         }
         match outcome {
             Outcome::Lost => span.in_scope(|| tracing::warn!("lost leadership")),
-            _ if self.config.release_on_cancel => self.release().await,
+            _ if self.config.release_on_cancel => self.release().instrument(span.clone()).await,
             _ => {}
         }
         span.in_scope(|| tracing::info!(?outcome, "stopped leading"));

@@ -533,3 +533,27 @@ async fn a_foreground_deletion_through_an_ownership_cycle_completes() {
     .await;
     c.stop().await;
 }
+
+#[tokio::test]
+async fn a_wide_cascade_is_collected() {
+    let c = Cluster::start().await;
+    let cms = c.cms();
+    let owner = cms.create(&cm("owner", vec![])).await.unwrap();
+    for i in 0..300 {
+        cms.create(&cm(&format!("dep-{i}"), vec![owner_ref(&owner, false)]))
+            .await
+            .unwrap();
+    }
+    cms.delete("owner", &DeleteOptions::default())
+        .await
+        .unwrap();
+    eventually("every dependent is collected", async || {
+        cms.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    })
+    .await;
+    c.stop().await;
+}
