@@ -371,3 +371,30 @@ async fn only_the_leading_controller_manager_reconciles_and_the_other_takes_over
     let _ = stop_b.send(());
     assert_eq!(task_b.await.unwrap(), Outcome::Shutdown);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_leading_future_that_finishes_gives_leadership_up() {
+    let (_server, client) = setup().await;
+    let config = keelson::controllers::leader::Config::default()
+        .lease_duration(Duration::from_secs(6))
+        .renew_deadline(Duration::from_secs(4))
+        .retry_period(Duration::from_secs(1));
+    assert!(LeaderElector::new(&client, NS, LEASE, "x")
+        .with_config(config.clone().renew_deadline(Duration::from_secs(7)))
+        .is_err());
+    let elector = LeaderElector::new(&client, NS, LEASE, "a")
+        .with_config(config)
+        .unwrap();
+    let outcome = elector
+        .run(futures::future::pending(), |leading| async move {
+            assert!(leading.is_leading());
+            tokio::time::sleep(Duration::from_secs(20)).await;
+        })
+        .await;
+    assert_eq!(outcome, Outcome::Finished);
+    assert!(!elector.is_leader());
+    let l = lease(&client).await;
+    assert_eq!(l.spec.holder_identity, None, "released");
+    assert_eq!(l.spec.lease_transitions, Some(0));
+    assert!(l.spec.renew_time.is_some());
+}
