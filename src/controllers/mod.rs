@@ -26,4 +26,7 @@ mod reconcile;
 pub mod replicaset;
 
 pub use self::controller::{Controller, ControllerMetrics};
+pub use self::events::Recorder;
+pub use self::gc::GarbageCollector;
+pub use self::leader::LeaderElector;
 pub use self::reconcile::{reconciler_fn, Action, Reconciler, ReconcilerFn};
