@@ -389,9 +389,7 @@ pub fn calculate_status(
         conditions.push(ReplicaSetCondition {
             type_: Str::from_static(ReplicaSetCondition::REPLICA_FAILURE),
             status: Str::from_static("True"),
-            last_transition_time: unchanged
-                .and_then(|c| c.last_transition_time)
-                .or(Some(now)),
+            last_transition_time: unchanged.and_then(|c| c.last_transition_time).or(Some(now)),
             reason: Str::from(reason),
             message: Str::from(message),
         });
@@ -633,7 +631,9 @@ impl ReplicaSetReconciler {
                     match r {
                         Ok(p) => self.expectations.expect_written(&key, &p.metadata),
                         // The namespace is going away: nothing to retry.
-                        Err(e) if e.status().is_some_and(|s| s.code == 403) && is_terminating_ns(&e) => {}
+                        Err(e)
+                            if e.status().is_some_and(|s| s.code == 403)
+                                && is_terminating_ns(&e) => {}
                         Err(e) => {
                             failed.get_or_insert(e);
                         }
@@ -655,12 +655,7 @@ impl ReplicaSetReconciler {
             let victims = &ranked[..n];
             let results = join_all(victims.iter().map(|p| {
                 let api = api.clone();
-                async move {
-                    (
-                        p,
-                        api.delete(&p.metadata.name, &Default::default()).await,
-                    )
-                }
+                async move { (p, api.delete(&p.metadata.name, &Default::default()).await) }
             }))
             .await;
             let mut failed = None;
@@ -729,8 +724,7 @@ impl Reconciler<ReplicaSet> for ReplicaSetReconciler {
                 return Ok(Action::Done);
             }
         };
-        let needs_sync =
-            self.expectations.satisfied(key, &self.pods) && !rs.metadata.is_deleting();
+        let needs_sync = self.expectations.satisfied(key, &self.pods) && !rs.metadata.is_deleting();
         let pods = self.claim_pods(&rs, &selector).await?;
 
         let mut failure = None;
@@ -885,7 +879,13 @@ mod tests {
         let names: Vec<&str> = pods.iter().map(|p| p.metadata.name.as_str()).collect();
         assert_eq!(
             names,
-            ["unscheduled", "pending", "unready", "ready-new", "ready-old"]
+            [
+                "unscheduled",
+                "pending",
+                "unready",
+                "ready-new",
+                "ready-old"
+            ]
         );
     }
 
@@ -954,7 +954,9 @@ mod tests {
             later.conditions[0].last_transition_time,
             Some(Time::from_unix_seconds(106))
         );
-        assert!(calculate_status(&rs, &pods, None, now).conditions.is_empty());
+        assert!(calculate_status(&rs, &pods, None, now)
+            .conditions
+            .is_empty());
     }
 
     #[tokio::test(start_paused = true)]
