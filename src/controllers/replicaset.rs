@@ -827,21 +827,23 @@ pub fn controller_with(factory: &InformerFactory, config: &Config) -> Controller
 }
 
 /// Runs the ReplicaSet controller on `factory`'s informers until
-/// `shutdown` completes.
-pub async fn run(factory: &InformerFactory, shutdown: impl Future<Output = ()> + Send + 'static) {
-    run_with(factory, Config::default(), shutdown).await;
+/// `shutdown` completes. The future owns what it needs (spawn it).
+pub fn run(
+    factory: &InformerFactory,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
+    run_with(factory, Config::default(), shutdown)
 }
 
 /// [`run`] with settings.
-pub async fn run_with(
+pub fn run_with(
     factory: &InformerFactory,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let controller = controller_with(factory, &config).graceful_shutdown_on(shutdown);
-    controller
-        .run(ReplicaSetReconciler::with_config(factory, config))
-        .await;
+    let reconciler = ReplicaSetReconciler::with_config(factory, config);
+    controller.run(reconciler)
 }
 
 #[cfg(test)]
