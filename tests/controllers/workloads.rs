@@ -242,10 +242,16 @@ fn deployment_json(name: &str, replicas: i32, strategy: serde_json::Value) -> De
 }
 
 async fn scale_rs(c: &Cluster, name: &str, replicas: i32) {
-    c.sets()
-        .patch(name, PatchType::Merge, &json!({"spec": {"replicas": replicas}}))
-        .await
-        .unwrap();
+    let patch = json!({"spec": {"replicas": replicas}});
+    for _ in 0..20 {
+        match c.sets().patch(name, PatchType::Merge, &patch).await {
+            Ok(_) => return,
+            // The status subresource is written concurrently.
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => panic!("scaling {name}: {e}"),
+        }
+    }
+    panic!("scaling {name}: conflicts all along");
 }
 
 /// Waits until the ReplicaSet has exactly `n` active pods and says so in a
@@ -344,9 +350,13 @@ async fn replicaset_adopts_orphans_and_releases_pods_that_stop_matching() {
         )
         .await
         .unwrap();
+    let released = wait_for("the pod released", || async {
+        let p = c.pods().get("orphan").await.unwrap();
+        p.metadata.owner_references.is_empty().then_some(p)
+    })
+    .await;
     let pods = rs_settles(&c, "web", 2).await;
     assert!(pods.iter().all(|p| p.metadata.name != "orphan"));
-    let released = c.pods().get("orphan").await.unwrap();
     assert!(
         released
             .metadata
@@ -560,15 +570,27 @@ async fn rollout_complete(c: &Cluster, name: &str, replicas: i32, image_now: &st
     .await
 }
 
+/// Patches the Deployment, again on a conflict (the controller writes it
+/// concurrently).
+async fn patch_deployment(c: &Cluster, name: &str, pt: PatchType, patch: serde_json::Value) {
+    for _ in 0..20 {
+        match c.deployments().patch(name, pt, &patch).await {
+            Ok(_) => return,
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => panic!("patching {name}: {e}"),
+        }
+    }
+    panic!("patching {name}: conflicts all along");
+}
+
 async fn set_image(c: &Cluster, name: &str, image: &str) {
-    c.deployments()
-        .patch(
-            name,
-            PatchType::Strategic,
-            &json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}),
-        )
-        .await
-        .unwrap();
+    patch_deployment(
+        c,
+        name,
+        PatchType::Strategic,
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}),
+    )
+    .await;
 }
 
 fn revision_of(meta: &ObjectMeta) -> Option<String> {
@@ -694,14 +716,7 @@ async fn rollback_reuses_the_old_replicaset_with_a_new_revision() {
         .as_object_mut()
         .unwrap()
         .remove("pod-template-hash");
-    c.deployments()
-        .patch(
-            "web",
-            PatchType::Json,
-            &json!([{"op": "replace", "path": "/spec/template", "value": template}]),
-        )
-        .await
-        .unwrap();
+    patch_deployment(&c, "web", PatchType::Json, json!([{"op": "replace", "path": "/spec/template", "value": template}])).await;
     let d3 = rollout_complete(&c, "web", 2, "app:v1").await;
     assert_eq!(revision_of(&d3.metadata).as_deref(), Some("3"));
     let sets = c.list_sets().await;
@@ -744,15 +759,9 @@ async fn paused_deployments_scale_but_do_not_roll_out() {
     let d = deployment_json("web", 3, json!({"type": "RollingUpdate"}));
     c.deployments().create(&d).await.unwrap();
     rollout_complete(&c, "web", 3, "app:v1").await;
-    c.deployments()
-        .patch("web", PatchType::Merge, &json!({"spec": {"paused": true}}))
-        .await
-        .unwrap();
+    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"paused": true}})).await;
     set_image(&c, "web", "app:v2").await;
-    c.deployments()
-        .patch("web", PatchType::Merge, &json!({"spec": {"replicas": 5}}))
-        .await
-        .unwrap();
+    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"replicas": 5}})).await;
     wait_for("paused and scaled", || async {
         let d = c.deployments().get("web").await.unwrap();
         let paused = d
@@ -772,10 +781,7 @@ async fn paused_deployments_scale_but_do_not_roll_out() {
     assert_eq!(c.list_sets().await.len(), 1, "no new ReplicaSet while paused");
     assert!(c.list_pods().await.iter().all(|p| image(p) == "app:v1"));
 
-    c.deployments()
-        .patch("web", PatchType::Merge, &json!({"spec": {"paused": false}}))
-        .await
-        .unwrap();
+    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"paused": false}})).await;
     rollout_complete(&c, "web", 5, "app:v2").await;
     c.shutdown().await;
 }
@@ -802,10 +808,7 @@ async fn scaling_mid_rollout_is_proportional() {
     };
     wait_for("stuck at 8 + 5", || async { sizes().await.filter(|s| *s == (8, 5)) }).await;
 
-    c.deployments()
-        .patch("web", PatchType::Merge, &json!({"spec": {"replicas": 20}}))
-        .await
-        .unwrap();
+    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"replicas": 20}})).await;
     // 20 + 30% = 26 spread by size: 8·26/13 = 16 and 5·26/13 = 10.
     wait_for("scaled in proportion", || async {
         sizes().await.filter(|s| *s == (16, 10))
