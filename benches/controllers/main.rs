@@ -419,7 +419,10 @@ async fn rollout() {
         let server = ApiServer::in_memory().await.expect("server");
         let client: Arc<dyn Client> = Arc::new(LocalClient::new(&server));
         let controllers = Controllers::start(&client);
-        let pods = SharedInformer::new(Api::<Pod>::all(client.clone()), reflector::Config::default());
+        let pods = SharedInformer::new(
+            Api::<Pod>::all(client.clone()),
+            reflector::Config::default(),
+        );
         let mut events = pods.subscribe();
         pods.start();
         let marker = tokio::spawn({
@@ -432,7 +435,9 @@ async fn rollout() {
                         let patch = serde_json::json!({"status": {"phase": "Running", "conditions": [
                             {"type": "Ready", "status": "True", "lastTransitionTime": keelson::api::Time::now()}
                         ]}});
-                        let _ = api.patch_status(&p.metadata.name, PatchType::Merge, &patch).await;
+                        let _ = api
+                            .patch_status(&p.metadata.name, PatchType::Merge, &patch)
+                            .await;
                     });
                 }
             }

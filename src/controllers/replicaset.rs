@@ -972,8 +972,10 @@ mod tests {
         let owner = ObjectKey::new("ns", "rs");
         assert!(e.satisfied(&owner, &cache));
 
-        let mut created = Pod::default();
-        created.metadata = ObjectMeta::namespaced("ns", "rs-abcde");
+        let mut created = Pod {
+            metadata: ObjectMeta::namespaced("ns", "rs-abcde"),
+            ..Default::default()
+        };
         created.metadata.resource_version = "12".into();
         e.expect_written(&owner, &created.metadata);
         assert!(!e.satisfied(&owner, &cache));

@@ -113,14 +113,32 @@ where
 
 #[allow(dead_code)]
 async fn dump(c: &Cluster) {
-    for d in c.deployments().list(&Default::default()).await.unwrap().items {
-        eprintln!("DEPLOY {} gen {} ann {:?} status {:?}", d.metadata.name, d.metadata.generation, d.metadata.annotations, d.status);
+    for d in c
+        .deployments()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+    {
+        eprintln!(
+            "DEPLOY {} gen {} ann {:?} status {:?}",
+            d.metadata.name, d.metadata.generation, d.metadata.annotations, d.status
+        );
     }
     for rs in c.list_sets().await {
-        eprintln!("RS {} spec {:?} ann {:?} status {:?}", rs.metadata.name, rs.spec.replicas, rs.metadata.annotations, rs.status);
+        eprintln!(
+            "RS {} spec {:?} ann {:?} status {:?}",
+            rs.metadata.name, rs.spec.replicas, rs.metadata.annotations, rs.status
+        );
     }
     for p in c.list_pods().await {
-        eprintln!("POD {} {:?} ready {} active {}", p.metadata.name, p.metadata.labels, replicaset::is_pod_ready(&p), active(&p));
+        eprintln!(
+            "POD {} {:?} ready {} active {}",
+            p.metadata.name,
+            p.metadata.labels,
+            replicaset::is_pod_ready(&p),
+            active(&p)
+        );
     }
 }
 
@@ -153,7 +171,10 @@ struct Marker {
 }
 
 impl Marker {
-    fn start(client: &Arc<dyn Client>, filter: impl Fn(&Pod) -> bool + Send + Sync + 'static) -> Marker {
+    fn start(
+        client: &Arc<dyn Client>,
+        filter: impl Fn(&Pod) -> bool + Send + Sync + 'static,
+    ) -> Marker {
         let informer = SharedInformer::new(Api::<Pod>::all(client), reflector::Config::default());
         let filter: Arc<Mutex<Filter>> = Arc::new(Mutex::new(Box::new(filter)));
         let rescan = Arc::new(Notify::new());
@@ -184,7 +205,9 @@ impl Marker {
                                 let patch = json!({"status": {"phase": "Running", "conditions": [
                                     {"type": "Ready", "status": "True", "lastTransitionTime": Time::now()}
                                 ]}});
-                                let _ = api.patch_status(&p.metadata.name, PatchType::Merge, &patch).await;
+                                let _ = api
+                                    .patch_status(&p.metadata.name, PatchType::Merge, &patch)
+                                    .await;
                             });
                         }
                     }
@@ -260,7 +283,10 @@ async fn rs_settles(c: &Cluster, name: &str, n: usize) -> Vec<Pod> {
     wait_for(&format!("{name} with {n} pods"), || async {
         let rs = c.sets().get(name).await.unwrap();
         let pods = c.list_pods().await;
-        let owned: Vec<Pod> = owned_by(&pods, &rs.metadata.uid).into_iter().cloned().collect();
+        let owned: Vec<Pod> = owned_by(&pods, &rs.metadata.uid)
+            .into_iter()
+            .cloned()
+            .collect();
         (owned.len() == n
             && rs.status.replicas == n as i32
             && rs.status.observed_generation == rs.metadata.generation)
@@ -413,7 +439,13 @@ impl Client for Lagging {
     async fn update(&self, t: &Target, body: Body, o: &WriteOptions) -> Result<Payload> {
         self.inner.update(t, body, o).await
     }
-    async fn patch(&self, t: &Target, pt: PatchType, p: Bytes, o: &WriteOptions) -> Result<Payload> {
+    async fn patch(
+        &self,
+        t: &Target,
+        pt: PatchType,
+        p: Bytes,
+        o: &WriteOptions,
+    ) -> Result<Payload> {
         self.inner.patch(t, pt, p, o).await
     }
     async fn delete(&self, t: &Target, o: &DeleteOptions) -> Result<DeletePayload> {
@@ -444,7 +476,10 @@ async fn replicaset_does_not_over_create_while_the_cache_lags() {
         lag: Duration::from_millis(400),
     });
     // Count every pod ever created, straight from the server.
-    let mut pod_events = Api::<Pod>::all(&local).watch(&ListOptions::default()).await.unwrap();
+    let mut pod_events = Api::<Pod>::all(&local)
+        .watch(&ListOptions::default())
+        .await
+        .unwrap();
     let created = Arc::new(Mutex::new(0usize));
     let counter = tokio::spawn({
         let created = created.clone();
@@ -496,7 +531,10 @@ impl Tracker {
 async fn watch_pods(
     client: &Arc<dyn Client>,
     mut check: impl FnMut(&Tracker) -> std::result::Result<(), String> + Send + 'static,
-) -> (watch::Sender<bool>, tokio::task::JoinHandle<std::result::Result<usize, String>>) {
+) -> (
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<std::result::Result<usize, String>>,
+) {
     let informer = SharedInformer::new(Api::<Pod>::all(client), reflector::Config::default());
     informer.start();
     informer.cache().wait_until_ready().await.unwrap();
@@ -549,7 +587,9 @@ async fn rollout_complete(c: &Cluster, name: &str, replicas: i32, image_now: &st
     let once = &once;
     wait_for(&format!("{name} rolled out to {image_now}"), || async {
         let d = c.deployments().get(name).await.unwrap();
-        if tokio::time::Instant::now() > dumped && once.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        if tokio::time::Instant::now() > dumped
+            && once.swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
             dump(c).await;
         }
         let s = &d.status;
@@ -632,18 +672,32 @@ async fn rolling_update_stays_within_surge_and_unavailability_on_every_event() {
             .find(|rs| rs.metadata.name.starts_with(&format!("{name}-")))
             .unwrap()
             .clone();
-        let hash = v1.metadata.labels.get_str("pod-template-hash").unwrap().to_string();
+        let hash = v1
+            .metadata
+            .labels
+            .get_str("pod-template-hash")
+            .unwrap()
+            .to_string();
         assert_eq!(v1.metadata.name, format!("{name}-{hash}"));
         assert_eq!(
-            v1.spec.selector.as_ref().unwrap().match_labels.get_str("pod-template-hash"),
+            v1.spec
+                .selector
+                .as_ref()
+                .unwrap()
+                .match_labels
+                .get_str("pod-template-hash"),
             Some(hash.as_str())
         );
         assert_eq!(
-            v1.metadata.annotations.get_str(deployment::DESIRED_REPLICAS_ANNOTATION),
+            v1.metadata
+                .annotations
+                .get_str(deployment::DESIRED_REPLICAS_ANNOTATION),
             Some(replicas.to_string().as_str())
         );
         assert_eq!(
-            v1.metadata.annotations.get_str(deployment::MAX_REPLICAS_ANNOTATION),
+            v1.metadata
+                .annotations
+                .get_str(deployment::MAX_REPLICAS_ANNOTATION),
             Some((replicas + max_surge).to_string().as_str())
         );
 
@@ -659,7 +713,9 @@ async fn rolling_update_stays_within_surge_and_unavailability_on_every_event() {
                 return Err(format!("{total} pods > {replicas} + {max_surge}"));
             }
             if ready < replicas - max_unavailable {
-                return Err(format!("{ready} available < {replicas} - {max_unavailable}"));
+                return Err(format!(
+                    "{ready} available < {replicas} - {max_unavailable}"
+                ));
             }
             Ok(())
         })
@@ -667,12 +723,23 @@ async fn rolling_update_stays_within_surge_and_unavailability_on_every_event() {
         set_image(&c, &name, "app:v2").await;
         let d2 = rollout_complete(&c, &name, replicas, "app:v2").await;
         let _ = stop.send(true);
-        let events = checker.await.unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(events as i32 >= 2 * replicas, "{name}: only {events} events checked");
+        let events = checker
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            events as i32 >= 2 * replicas,
+            "{name}: only {events} events checked"
+        );
         assert_eq!(revision_of(&d2.metadata).as_deref(), Some("2"));
         let old = c.sets().get(&v1.metadata.name).await.unwrap();
         assert_eq!(old.spec.replicas, Some(0));
-        let available = d2.status.conditions.iter().find(|c| c.type_ == "Available").unwrap();
+        let available = d2
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Available")
+            .unwrap();
         assert_eq!(
             (available.status.as_str(), available.reason.as_str()),
             ("True", "MinimumReplicasAvailable")
@@ -721,7 +788,13 @@ async fn rollback_reuses_the_old_replicaset_with_a_new_revision() {
         .as_object_mut()
         .unwrap()
         .remove("pod-template-hash");
-    patch_deployment(&c, "web", PatchType::Json, json!([{"op": "replace", "path": "/spec/template", "value": template}])).await;
+    patch_deployment(
+        &c,
+        "web",
+        PatchType::Json,
+        json!([{"op": "replace", "path": "/spec/template", "value": template}]),
+    )
+    .await;
     let d3 = rollout_complete(&c, "web", 2, "app:v1").await;
     assert_eq!(revision_of(&d3.metadata).as_deref(), Some("3"));
     let sets = c.list_sets().await;
@@ -751,7 +824,10 @@ async fn history_is_trimmed_to_the_revision_limit() {
     })
     .await;
     assert!(sets.iter().all(|rs| rs.metadata.name != v1.metadata.name));
-    let mut revisions: Vec<_> = sets.iter().filter_map(|rs| revision_of(&rs.metadata)).collect();
+    let mut revisions: Vec<_> = sets
+        .iter()
+        .filter_map(|rs| revision_of(&rs.metadata))
+        .collect();
     revisions.sort();
     assert_eq!(revisions, ["2", "3"]);
     c.shutdown().await;
@@ -764,18 +840,31 @@ async fn paused_deployments_scale_but_do_not_roll_out() {
     let d = deployment_json("web", 3, json!({"type": "RollingUpdate"}));
     c.deployments().create(&d).await.unwrap();
     rollout_complete(&c, "web", 3, "app:v1").await;
-    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"paused": true}})).await;
+    patch_deployment(
+        &c,
+        "web",
+        PatchType::Merge,
+        json!({"spec": {"paused": true}}),
+    )
+    .await;
     set_image(&c, "web", "app:v2").await;
-    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"replicas": 5}})).await;
+    patch_deployment(
+        &c,
+        "web",
+        PatchType::Merge,
+        json!({"spec": {"replicas": 5}}),
+    )
+    .await;
     wait_for("paused and scaled", || async {
         let d = c.deployments().get("web").await.unwrap();
-        let paused = d
-            .status
-            .conditions
-            .iter()
-            .any(|c| c.type_ == "Progressing" && c.reason == "DeploymentPaused" && c.status == "Unknown");
+        let paused = d.status.conditions.iter().any(|c| {
+            c.type_ == "Progressing" && c.reason == "DeploymentPaused" && c.status == "Unknown"
+        });
         let pods = c.list_pods().await;
-        let v1 = pods.iter().filter(|p| active(p) && image(p) == "app:v1").count();
+        let v1 = pods
+            .iter()
+            .filter(|p| active(p) && image(p) == "app:v1")
+            .count();
         (paused
             && d.status.observed_generation == d.metadata.generation
             && d.status.replicas == 5
@@ -783,10 +872,20 @@ async fn paused_deployments_scale_but_do_not_roll_out() {
             .then_some(())
     })
     .await;
-    assert_eq!(c.list_sets().await.len(), 1, "no new ReplicaSet while paused");
+    assert_eq!(
+        c.list_sets().await.len(),
+        1,
+        "no new ReplicaSet while paused"
+    );
     assert!(c.list_pods().await.iter().all(|p| image(p) == "app:v1"));
 
-    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"paused": false}})).await;
+    patch_deployment(
+        &c,
+        "web",
+        PatchType::Merge,
+        json!({"spec": {"paused": false}}),
+    )
+    .await;
     rollout_complete(&c, "web", 5, "app:v2").await;
     c.shutdown().await;
 }
@@ -807,13 +906,26 @@ async fn scaling_mid_rollout_is_proportional() {
     // v2 pods never get ready: the rollout stops at 8 old + 5 new.
     let sizes = || async {
         let sets = c.list_sets().await;
-        let old = sets.iter().find(|rs| rs.metadata.name == v1.metadata.name)?;
-        let new = sets.iter().find(|rs| rs.metadata.name != v1.metadata.name)?;
+        let old = sets
+            .iter()
+            .find(|rs| rs.metadata.name == v1.metadata.name)?;
+        let new = sets
+            .iter()
+            .find(|rs| rs.metadata.name != v1.metadata.name)?;
         Some((old.spec.replicas?, new.spec.replicas?))
     };
-    wait_for("stuck at 8 + 5", || async { sizes().await.filter(|s| *s == (8, 5)) }).await;
+    wait_for("stuck at 8 + 5", || async {
+        sizes().await.filter(|s| *s == (8, 5))
+    })
+    .await;
 
-    patch_deployment(&c, "web", PatchType::Merge, json!({"spec": {"replicas": 20}})).await;
+    patch_deployment(
+        &c,
+        "web",
+        PatchType::Merge,
+        json!({"spec": {"replicas": 20}}),
+    )
+    .await;
     // 20 + 30% = 26 spread by size: 8·26/13 = 16 and 5·26/13 = 10.
     wait_for("scaled in proportion", || async {
         sizes().await.filter(|s| *s == (16, 10))
@@ -835,11 +947,20 @@ async fn progress_deadline_exceeded_when_pods_never_get_ready() {
         d.status
             .conditions
             .iter()
-            .any(|c| c.type_ == "Progressing" && c.status == "False" && c.reason == "ProgressDeadlineExceeded")
+            .any(|c| {
+                c.type_ == "Progressing"
+                    && c.status == "False"
+                    && c.reason == "ProgressDeadlineExceeded"
+            })
             .then_some(d)
     })
     .await;
-    let available = d.status.conditions.iter().find(|c| c.type_ == "Available").unwrap();
+    let available = d
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Available")
+        .unwrap();
     assert_eq!(
         (available.status.as_str(), available.reason.as_str()),
         ("False", "MinimumReplicasUnavailable")
