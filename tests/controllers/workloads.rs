@@ -111,7 +111,7 @@ where
     }
 }
 
-#[allow(dead_code)]
+/// Prints the workload objects (a slow rollout shows its state).
 async fn dump(c: &Cluster) {
     for d in c
         .deployments()
@@ -967,5 +967,28 @@ async fn progress_deadline_exceeded_when_pods_never_get_ready() {
     );
     assert_eq!(d.status.unavailable_replicas, 2);
     assert_eq!(d.status.replicas, 2);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicaset_counts_pods_available_after_min_ready_seconds() {
+    let c = Cluster::start().await;
+    let _marker = Marker::start(&c.client, |_| true);
+    let mut rs = replicaset_json("web", 2);
+    rs.spec.min_ready_seconds = 1;
+    c.sets().create(&rs).await.unwrap();
+    let available_when_ready = wait_for("two ready", || async {
+        let s = c.sets().get("web").await.unwrap().status;
+        (s.ready_replicas == 2).then_some(s.available_replicas)
+    })
+    .await;
+    assert!(available_when_ready < 2, "available before minReadySeconds");
+    // No pod changes after this: only the controller's own requeue can
+    // make them available.
+    wait_for("both available", || async {
+        let s = c.sets().get("web").await.unwrap().status;
+        (s.available_replicas == 2).then_some(())
+    })
+    .await;
     c.shutdown().await;
 }
