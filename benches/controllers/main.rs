@@ -12,6 +12,13 @@
 //! - `memory`: `informer_bytes_per_pod`, heap bytes per cached pod (global
 //!   allocator, live bytes after minus before), with the informer owning its
 //!   pods (decoded from JSON, as over HTTP) and sharing the server's.
+//! - `replicaset`: `replicaset_10k_converge`, ms from creating one
+//!   ReplicaSet of 10,000 replicas until all 10,000 pods exist (the
+//!   ReplicaSet controller with its default settings, in-memory server).
+//! - `rollout`: `rollout_1000`, ms from changing the image of a
+//!   1,000-replica Deployment (25% surge and unavailability) until the
+//!   rollout is complete (`updatedReplicas = availableReplicas = 1000`, the
+//!   old ReplicaSet at 0), with a marker task readying every pod at once.
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
@@ -93,6 +100,12 @@ fn main() {
     }
     if wanted("memory") {
         rt.block_on(memory());
+    }
+    if wanted("replicaset") {
+        rt.block_on(replicaset_converge());
+    }
+    if wanted("rollout") {
+        rt.block_on(rollout());
     }
 }
 
@@ -314,4 +327,170 @@ impl Client for Json {
     ) -> Result<ListPayload> {
         self.0.delete_collection(t, list, opts).await
     }
+}
+
+fn workload_template(app: &str, image: &str) -> serde_json::Value {
+    serde_json::json!({
+        "metadata": {"labels": {"app": app}},
+        "spec": {"containers": [{
+            "name": "web", "image": image,
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}
+        }]}
+    })
+}
+
+struct Controllers {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Controllers {
+    fn start(client: &Arc<dyn Client>) -> Controllers {
+        use keelson::controllers::{deployment, replicaset};
+        let factory = keelson::informer::InformerFactory::new(client.clone());
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let signal = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let tasks = vec![
+            tokio::spawn(replicaset::run(&factory, signal(rx.clone()))),
+            tokio::spawn(deployment::run(&factory, signal(rx))),
+        ];
+        Controllers { stop, tasks }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// One ReplicaSet of 10,000 replicas: ms until the informer of a watcher
+/// holds 10,000 pods.
+async fn replicaset_converge() {
+    use keelson::api::apps::ReplicaSet;
+    const N: usize = 10_000;
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let server = ApiServer::in_memory().await.expect("server");
+        let client: Arc<dyn Client> = Arc::new(LocalClient::new(&server));
+        let controllers = Controllers::start(&client);
+        let pods = keelson::informer::SharedInformer::new(
+            Api::<Pod>::all(client.clone()),
+            reflector::Config::default(),
+        );
+        pods.start();
+        pods.cache().wait_until_ready().await.expect("ready");
+        let rs: ReplicaSet = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web"},
+            "spec": {"replicas": N, "selector": {"matchLabels": {"app": "web"}},
+                     "template": workload_template("web", "nginx:1")}
+        }))
+        .expect("rs");
+        // Let the controllers' informers sync before the clock starts.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let start = Instant::now();
+        Api::<ReplicaSet>::namespaced(client.clone(), "default")
+            .create(&rs)
+            .await
+            .expect("create");
+        let cache = pods.cache();
+        while cache.len() < N {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(cache.len(), N);
+        controllers.stop().await;
+        pods.shutdown();
+    }
+    report("replicaset_10k_converge", median(times), "ms");
+}
+
+/// A 1,000-replica Deployment moves from v1 to v2; a marker readies every
+/// pod as soon as it appears.
+async fn rollout() {
+    use keelson::api::apps::{Deployment, ReplicaSet};
+    use keelson::informer::{Event, SharedInformer};
+    const N: i32 = 1000;
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let server = ApiServer::in_memory().await.expect("server");
+        let client: Arc<dyn Client> = Arc::new(LocalClient::new(&server));
+        let controllers = Controllers::start(&client);
+        let pods = SharedInformer::new(
+            Api::<Pod>::all(client.clone()),
+            reflector::Config::default(),
+        );
+        let mut events = pods.subscribe();
+        pods.start();
+        let marker = tokio::spawn({
+            let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+            async move {
+                while let Some(e) = events.recv().await {
+                    let Event::Added(p) = e else { continue };
+                    let api = api.clone();
+                    tokio::spawn(async move {
+                        let patch = serde_json::json!({"status": {"phase": "Running", "conditions": [
+                            {"type": "Ready", "status": "True", "lastTransitionTime": keelson::api::Time::now()}
+                        ]}});
+                        let _ = api
+                            .patch_status(&p.metadata.name, PatchType::Merge, &patch)
+                            .await;
+                    });
+                }
+            }
+        });
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+        let d: Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web"},
+            "spec": {"replicas": N, "selector": {"matchLabels": {"app": "web"}},
+                     "template": workload_template("web", "app:v1")}
+        }))
+        .expect("deployment");
+        deployments.create(&d).await.expect("create");
+        let complete = |image: &'static str| {
+            let deployments = deployments.clone();
+            let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+            async move {
+                loop {
+                    let d = deployments.get("web").await.expect("get");
+                    let s = &d.status;
+                    let done = s.observed_generation >= d.metadata.generation
+                        && s.updated_replicas == N
+                        && s.available_replicas == N
+                        && s.replicas == N
+                        && d.spec.template.spec.containers[0].image == image;
+                    if done {
+                        let rs = sets.list(&Default::default()).await.expect("list").items;
+                        let old_at_zero = rs.iter().all(|rs| {
+                            rs.spec.template.spec.containers[0].image == image
+                                || (rs.spec.replicas == Some(0) && rs.status.replicas == 0)
+                        });
+                        if old_at_zero {
+                            return;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        };
+        complete("app:v1").await;
+        let start = Instant::now();
+        deployments
+            .patch(
+                "web",
+                PatchType::Strategic,
+                &serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "app:v2"}]}}}}),
+            )
+            .await
+            .expect("patch");
+        complete("app:v2").await;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        marker.abort();
+        controllers.stop().await;
+        pods.shutdown();
+    }
+    report("rollout_1000", median(times), "ms");
 }
