@@ -15,6 +15,7 @@
 //! | [`finalizer`] | run cleanup before an object is deleted |
 //! | [`events`] | record core/v1 Events, aggregating repeats |
 //! | [`replicaset`], [`deployment`], [`gc`] | the built-in controllers |
+//! | [`ControllerManager`] | the built-in controllers in one process, optionally behind leader election |
 
 mod controller;
 pub mod deployment;
@@ -22,6 +23,7 @@ pub mod events;
 pub mod finalizer;
 pub mod gc;
 pub mod leader;
+pub mod manager;
 mod reconcile;
 pub mod replicaset;
 
@@ -29,4 +31,5 @@ pub use self::controller::{Controller, ControllerMetrics};
 pub use self::events::Recorder;
 pub use self::gc::GarbageCollector;
 pub use self::leader::LeaderElector;
+pub use self::manager::ControllerManager;
 pub use self::reconcile::{reconciler_fn, Action, Reconciler, ReconcilerFn};

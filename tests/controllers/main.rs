@@ -5,5 +5,6 @@
 mod finalizer_events;
 mod gc;
 mod leader;
+mod manager;
 mod runtime;
 mod workloads;
