@@ -748,7 +748,7 @@ fn validate(v: &Value, node: &Node, path: &mut PathBuf, errors: &mut ErrorList, 
             return;
         }
         let expected = if node.int_or_string {
-            "integer-or-string"
+            "int-or-string"
         } else {
             node.ty.name()
         };
@@ -757,7 +757,7 @@ fn validate(v: &Value, node: &Node, path: &mut PathBuf, errors: &mut ErrorList, 
     }
     if node.int_or_string {
         if !(is_integer(v) || v.is_string()) {
-            errors.push(type_error(path, "integer-or-string", type_name(v)));
+            errors.push(type_error(path, "int-or-string", type_name(v)));
             return;
         }
     } else if !type_matches(node.ty, v) {
@@ -866,10 +866,6 @@ fn num(f: f64) -> String {
 }
 
 fn validate_string(v: &Value, s: &str, node: &Node, path: &PathBuf, errors: &mut ErrorList) {
-    if node.int_or_string && node.ty != Type::String {
-        // Length, pattern and format apply to declared strings only.
-        return;
-    }
     let chars = s.chars().count() as i64;
     if let Some(min) = node.min_length {
         if chars < min {
@@ -1973,7 +1969,7 @@ mod tests {
         let obj = object(json!({"spec": {"port": true}}));
         assert_eq!(
             messages(&v.validate(&obj, Part::All)),
-            ["spec.port: Invalid value: \"boolean\": spec.port in body must be of type integer-or-string: \"boolean\""]
+            ["spec.port: Invalid value: \"boolean\": spec.port in body must be of type int-or-string: \"boolean\""]
         );
     }
 

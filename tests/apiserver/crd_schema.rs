@@ -43,7 +43,10 @@ fn website_crd() -> CustomResourceDefinition {
             "names": {"kind": "Website", "singular": "website", "plural": "websites"},
             "versions": [{
                 "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
+                "subresources": {
+                    "status": {},
+                    "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}
+                },
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
                     "required": ["spec"],
@@ -365,7 +368,7 @@ async fn preserve_unknown_fields_int_or_string_and_nullable() {
         &e,
         "spec.port",
         "FieldValueTypeInvalid",
-        "Invalid value: \"boolean\": spec.port in body must be of type integer-or-string: \"boolean\"",
+        "Invalid value: \"boolean\": spec.port in body must be of type int-or-string: \"boolean\"",
     );
 }
 
@@ -507,5 +510,27 @@ async fn status_is_validated_on_status_updates_only() {
         "status.replicas",
         "FieldValueTypeInvalid",
         "Invalid value: \"string\": status.replicas in body must be of type integer: \"string\"",
+    );
+}
+
+#[tokio::test]
+async fn scale_updates_are_validated_against_the_schema() {
+    let (_s, _c, sites) = serve(&website_crd()).await;
+    sites.create(&site(seed_spec())).await.unwrap();
+    let mut scale = sites.get_scale("kubia").await.unwrap();
+    assert_eq!(scale.spec.replicas, 1, "the defaulted replicas");
+    scale.spec.replicas = 11;
+    let e = sites.replace_scale("kubia", &scale).await.unwrap_err();
+    has_cause(
+        &e,
+        "spec.replicas",
+        "FieldValueInvalid",
+        "Invalid value: 11: spec.replicas in body should be less than or equal to 10",
+    );
+    scale.spec.replicas = 5;
+    sites.replace_scale("kubia", &scale).await.unwrap();
+    assert_eq!(
+        sites.get("kubia").await.unwrap().data["spec"]["replicas"],
+        5
     );
 }
