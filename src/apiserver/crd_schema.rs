@@ -414,6 +414,27 @@ impl Validator {
                 }
             }
             Part::All | Part::AllButStatus => {
+                // Of metadata, a schema may only constrain the name and
+                // generateName.
+                if let Some(meta) = root.properties.get("metadata") {
+                    let m = &obj.metadata;
+                    for (field, value) in [("name", &m.name), ("generateName", &m.generate_name)] {
+                        if let (false, Some(node)) = (value.is_empty(), meta.properties.get(field))
+                        {
+                            let outer = path.field("metadata");
+                            let inner = path.field(field);
+                            validate(
+                                &Value::from(value.as_str()),
+                                node,
+                                &mut path,
+                                &mut errors,
+                                2,
+                            );
+                            path.pop(inner);
+                            path.pop(outer);
+                        }
+                    }
+                }
                 validate_object(
                     &obj.data,
                     root,
@@ -2016,6 +2037,24 @@ mod tests {
         let obj = object(
             json!({"spec": {"tags": ["a"], "when": "2024-01-31T12:00:00Z", "choice": 3, "notfive": 4}}),
         );
+        assert!(v.validate(&obj, Part::All).is_empty());
+    }
+
+    #[test]
+    fn metadata_name_constraints() {
+        let v = validator(json!({
+            "type": "object",
+            "properties": {"metadata": {"type": "object", "properties": {
+                "name": {"type": "string", "maxLength": 3}
+            }}}
+        }));
+        let mut obj = object(json!({}));
+        obj.metadata.name = "long".into();
+        assert_eq!(
+            messages(&v.validate(&obj, Part::All)),
+            ["metadata.name: Too long: may not be more than 3 bytes"]
+        );
+        obj.metadata.name = "ok".into();
         assert!(v.validate(&obj, Part::All).is_empty());
     }
 
