@@ -12,7 +12,8 @@
 //!    `items`), except under `x-kubernetes-preserve-unknown-fields: true`, in
 //!    the `apiVersion`/`kind`/`metadata` of an
 //!    `x-kubernetes-embedded-resource`, and at the root's `apiVersion`,
-//!    `kind` and `metadata` (the server owns those). With
+//!    `kind` and `metadata` (the server owns those); a CRD with
+//!    `spec.preserveUnknownFields: true` prunes nothing. With
 //!    `fieldValidation=Strict` a dropped field is a 400 (`strict decoding
 //!    error: unknown field "spec.foo"`), with `Warn` (the default) a warning
 //!    each, with `Ignore` nothing. Then **defaulting** fills absent fields
@@ -74,6 +75,9 @@ pub(crate) enum Part {
 pub(crate) struct Validator {
     /// `None`: no schema at all (everything is kept, nothing checked).
     root: Option<Node>,
+    /// False with the CRD's `spec.preserveUnknownFields` (v1beta1 CRDs):
+    /// nothing is pruned, at any level.
+    prune: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -359,13 +363,8 @@ impl Validator {
         preserve_unknown_fields: bool,
     ) -> Validator {
         Validator {
-            root: schema.map(|s| {
-                let mut root = Node::compile(s, 0);
-                if preserve_unknown_fields {
-                    root.preserve_unknown = true;
-                }
-                root
-            }),
+            root: schema.map(|s| Node::compile(s, 0)),
+            prune: !preserve_unknown_fields,
         }
     }
 
@@ -382,7 +381,9 @@ impl Validator {
         };
         let mut pruned = Vec::new();
         let mut path = PathBuf(String::new());
-        prune_map(&mut obj.data, root, &mut path, &mut pruned, 0, true);
+        if self.prune {
+            prune_map(&mut obj.data, root, &mut path, &mut pruned, 0, true);
+        }
         if mode == FieldValidation::Strict && !pruned.is_empty() {
             return Err(DecodeError::UnknownFields { fields: pruned });
         }
@@ -2101,6 +2102,18 @@ mod tests {
         let mut obj = object(json!({"a": deep}));
         let _ = v.prepare(&mut obj, FieldValidation::Warn);
         let _ = v.validate(&obj, Part::All);
+        // spec.preserveUnknownFields: nothing pruned, at any depth.
+        let s: JsonSchemaProps = serde_json::from_value(
+            json!({"type": "object", "properties": {"spec": {"type": "object"}}}),
+        )
+        .unwrap();
+        let keep = Validator::compile(Some(&s), true);
+        let mut obj = object(json!({"spec": {"x": 1}, "y": 2}));
+        assert!(keep
+            .prepare(&mut obj, FieldValidation::Strict)
+            .unwrap()
+            .is_empty());
+        assert_eq!(obj.data["spec"]["x"], 1);
         // No schema: everything kept, nothing checked.
         let none = Validator::compile(None, false);
         let mut obj = object(json!({"x": 1}));
