@@ -16,6 +16,8 @@ use super::kinds::{Conversion, Endpoint, Kinds, Storage};
 pub(crate) struct CrdVersion {
     /// The scale subresource's paths, when declared.
     pub scale: Option<CustomResourceSubresourceScale>,
+    /// The version's schema, compiled (`None` without a schema).
+    pub schema: Option<super::crd_schema::Validator>,
 }
 
 /// Registers (or re-registers) the kinds a CRD declares. Returns false when
@@ -81,6 +83,12 @@ pub(crate) fn register(
             scale: version
                 .and_then(|v| v.subresources.as_ref())
                 .and_then(|s| s.scale.clone()),
+            schema: version
+                .and_then(|v| v.schema.as_ref())
+                .and_then(|s| s.open_api_v3_schema.as_deref())
+                .map(|s| {
+                    super::crd_schema::Validator::compile(Some(s), spec.preserve_unknown_fields)
+                }),
         };
         kinds.insert_endpoint(Endpoint {
             info: Arc::new(KindInfo::dynamic(resource, list_kind.clone())),

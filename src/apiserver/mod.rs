@@ -74,6 +74,7 @@ mod allocator;
 mod bootstrap;
 pub mod cache;
 mod crd;
+mod crd_schema;
 mod error;
 mod kinds;
 mod patch;

@@ -357,6 +357,7 @@ impl ApiServer {
         let generated = !obj.meta().generate_name.is_empty();
         strategy::prepare_for_create(obj.as_mut(), info);
         obj.apply_defaults();
+        let mut warnings = super::crd_schema::prepare(&ep, obj.as_mut(), opts.field_validation)?;
         if let Some(crd) = obj.downcast_mut::<crate::api::apiextensions::CustomResourceDefinition>()
         {
             super::crd::prepare(crd, &self.kinds_read());
@@ -373,7 +374,12 @@ impl ApiServer {
             dry_run,
         };
         self.admit(&attrs, obj.as_mut()).await?;
-        let errors = obj.validate();
+        let mut errors = obj.validate();
+        errors.extend(super::crd_schema::validate_object_of(
+            &ep,
+            obj.as_ref(),
+            false,
+        ));
         if !errors.is_empty() {
             let (g, k) = qualified_kind(info);
             return Err(Error::invalid(g, k, &obj.meta().name, &errors));
@@ -393,7 +399,7 @@ impl ApiServer {
             return Ok(Written {
                 object: Arc::from(obj),
                 created: true,
-                warnings: Vec::new(),
+                warnings,
             });
         }
         let mut obj = ep.to_storage(obj);
@@ -413,7 +419,7 @@ impl ApiServer {
                     return Ok(Written {
                         object: ep.served(stored),
                         created: true,
-                        warnings: Vec::new(),
+                        warnings: std::mem::take(&mut warnings),
                     });
                 }
                 Err(store::Error::AlreadyExists { .. }) if generated && attempts < 8 => {
@@ -870,6 +876,7 @@ impl ApiServer {
                     new
                 }
             };
+            let mut warnings = super::crd_schema::prepare(ep, new.as_mut(), opts.field_validation)?;
             new.meta_mut().resource_version = current.meta().resource_version.clone();
             let generation = current.meta().generation;
             new.meta_mut().generation = if !status_update
@@ -896,7 +903,7 @@ impl ApiServer {
                 dry_run: opts.dry_run,
             };
             self.admit(&attrs, new.as_mut()).await?;
-            let errors = if status_update {
+            let mut errors = if status_update {
                 strategy::validate_status_update(new.as_ref(), current.as_ref())
             } else if binding {
                 // Binding may set spec.nodeName, which a pod update may not.
@@ -904,6 +911,11 @@ impl ApiServer {
             } else {
                 new.validate_update(current.as_ref())
             };
+            errors.extend(super::crd_schema::validate_object_of(
+                ep,
+                new.as_ref(),
+                status_update,
+            ));
             if !errors.is_empty() {
                 let (g, k) = qualified_kind(&ep.info);
                 return Err(Error::invalid(g, k, &t.name, &errors));
@@ -919,14 +931,14 @@ impl ApiServer {
                 return Ok(Written {
                     object: ep.served(current),
                     created: false,
-                    warnings: Vec::new(),
+                    warnings: std::mem::take(&mut warnings),
                 });
             }
             if opts.dry_run {
                 return Ok(Written {
                     object: ep.served(Arc::from(new)),
                     created: false,
-                    warnings: Vec::new(),
+                    warnings: std::mem::take(&mut warnings),
                 });
             }
             // The last finalizer of an object being deleted is gone: delete.
@@ -945,7 +957,7 @@ impl ApiServer {
                         return Ok(Written {
                             object: ep.served(gone),
                             created: false,
-                            warnings: Vec::new(),
+                            warnings: std::mem::take(&mut warnings),
                         });
                     }
                     Err(store::Error::Conflict { .. }) | Err(store::Error::NotFound { .. })
@@ -965,7 +977,7 @@ impl ApiServer {
                     return Ok(Written {
                         object: ep.served(stored),
                         created: false,
-                        warnings: Vec::new(),
+                        warnings: std::mem::take(&mut warnings),
                     });
                 }
                 Err(store::Error::Conflict { .. }) if !precondition => continue,

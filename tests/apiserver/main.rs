@@ -12,4 +12,5 @@ mod transport {
     }
 }
 
+mod crd_schema;
 mod suite;
