@@ -7,12 +7,18 @@
 //! ```
 //!
 //! The store is in memory unless `--etcd URL,...` names etcd endpoints
-//! (needs `--features http,etcd`).
+//! (needs `--features http,etcd`). The built-in controllers (ReplicaSet,
+//! Deployment, garbage collector) run in the same process behind leader
+//! election, as kube-controller-manager would beside kube-apiserver, so a
+//! Deployment gets its ReplicaSet and Pods; `--no-controllers` serves the
+//! API alone. (No scheduler or node agent runs yet: Pods stay Pending.)
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use keelson::apiserver::ApiServer;
+use keelson::client::LocalClient;
+use keelson::controllers::ControllerManager;
 use keelson::http::{write_kubeconfig, HttpServer};
 use keelson::store::{MemoryStore, Store};
 
@@ -20,10 +26,11 @@ struct Args {
     listen: SocketAddr,
     kubeconfig: Option<PathBuf>,
     etcd: Option<Vec<String>>,
+    controllers: bool,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: apiserver [--listen ADDR:PORT] [--kubeconfig FILE] [--etcd URL,...]");
+    eprintln!("usage: apiserver [--listen ADDR:PORT] [--kubeconfig FILE] [--etcd URL,...] [--no-controllers]");
     std::process::exit(2);
 }
 
@@ -32,6 +39,7 @@ fn args() -> Args {
         listen: "127.0.0.1:6443".parse().expect("a valid address"),
         kubeconfig: None,
         etcd: None,
+        controllers: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -45,6 +53,7 @@ fn args() -> Args {
             }
             "--kubeconfig" => a.kubeconfig = Some(PathBuf::from(value())),
             "--etcd" => a.etcd = Some(value().split(',').map(str::to_string).collect()),
+            "--no-controllers" => a.controllers = false,
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -106,6 +115,20 @@ async fn main() {
         }
     }
     println!("serving on {}", serving.url());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let manager = args.controllers.then(|| {
+        let identity = format!("apiserver-{}", std::process::id());
+        let client = LocalClient::new(&api);
+        let manager = ControllerManager::new(&client).leader_election(&identity);
+        tokio::spawn(manager.run(async {
+            let _ = stopped.await;
+        }))
+    });
     let _ = tokio::signal::ctrl_c().await;
+    // The controllers stop first (releasing their lease), then the server.
+    let _ = stop.send(());
+    if let Some(manager) = manager {
+        let _ = manager.await;
+    }
     serving.shutdown().await;
 }
