@@ -316,6 +316,107 @@ async fn kubectl_apply_edit_and_workload_commands() {
     c.serving.shutdown().await;
 }
 
+/// With the controller manager beside the server (as `examples/apiserver`
+/// runs it): kubectl's Deployment commands drive real ReplicaSets and
+/// Pods, `rollout undo` goes back a revision, and deletes cascade (or
+/// orphan) through the garbage collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_drives_the_controllers() {
+    let c = Cluster::start().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let client = keelson::client::LocalClient::new(&c._api);
+    let manager = tokio::spawn(
+        keelson::controllers::ControllerManager::new(&client).run(async {
+            let _ = stopped.await;
+        }),
+    );
+    let seed26 = seed_str("26-deployment-kubia.yaml");
+    c.ok(&["apply", "-f", &seed26]).await;
+    let pods_of = || async {
+        c.ok(&["get", "pods", "-l", "app=kubia", "-o", "name"])
+            .await
+            .lines()
+            .count()
+    };
+    until_ok("3 kubia pods", pods_of, |n| *n == 3).await;
+    c.ok(&["scale", "deployment", "kubia", "--replicas=4"])
+        .await;
+    until_ok("4 kubia pods", pods_of, |n| *n == 4).await;
+
+    // A new template makes a second ReplicaSet, revision 2.
+    c.ok(&["set", "image", "deployment/kubia", "nodejs=luksa/kubia:v2"])
+        .await;
+    let rs_images = || async {
+        c.ok(&[
+            "get",
+            "rs",
+            "-l",
+            "app=kubia",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.annotations.deployment\\.kubernetes\\.io/revision}={.spec.template.spec.containers[0].image} {end}",
+        ])
+        .await
+    };
+    until_ok("a revision-2 ReplicaSet", rs_images, |out: &String| {
+        out.contains("2=luksa/kubia:v2") && out.contains("1=luksa/kubia:v1")
+    })
+    .await;
+    let history = c.ok(&["rollout", "history", "deployment/kubia"]).await;
+    assert!(history.contains('1') && history.contains('2'), "{history}");
+    // Undo: the v1 ReplicaSet comes back as revision 3.
+    c.ok(&["rollout", "undo", "deployment/kubia"]).await;
+    until_ok(
+        "the v1 ReplicaSet is revision 3",
+        rs_images,
+        |out: &String| out.contains("3=luksa/kubia:v1"),
+    )
+    .await;
+
+    // Orphan: the ReplicaSets stay, without their owner.
+    c.ok(&["delete", "deployment", "kubia", "--cascade=orphan"])
+        .await;
+    let owners = c
+        .ok(&[
+            "get",
+            "rs",
+            "-l",
+            "app=kubia",
+            "-o",
+            "jsonpath={range .items[*]}[{.metadata.ownerReferences}]{end}",
+        ])
+        .await;
+    assert_eq!(owners, "[][]", "{owners}");
+    // Background (kubectl's default): a ReplicaSet takes its pods along.
+    let sets = c.ok(&["get", "rs", "-l", "app=kubia", "-o", "name"]).await;
+    for rs in sets.lines() {
+        c.ok(&["delete", rs]).await;
+    }
+    until_ok("no kubia pods", pods_of, |n| *n == 0).await;
+    let _ = stop.send(());
+    let _ = manager.await;
+    c.serving.shutdown().await;
+}
+
+/// Polls `get` until `done` holds for its value (20 s at most).
+async fn until_ok<T: std::fmt::Debug, F, Fut>(what: &str, mut get: F, done: impl Fn(&T) -> bool)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = get().await;
+        if done(&v) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last: {v:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_watch_sees_added_and_deleted() {
     let c = Cluster::start().await;
