@@ -12,6 +12,10 @@
 //! - `memory`: `informer_bytes_per_pod`, heap bytes per cached pod (global
 //!   allocator, live bytes after minus before), with the informer owning its
 //!   pods (decoded from JSON, as over HTTP) and sharing the server's.
+//!   With `--features http` also over real HTTP on loopback:
+//!   `informer_bytes_per_pod_http` (keelson's reflector via `HttpClient`)
+//!   beside `kube_rs_reflector_bytes_per_pod` (kube-rs's `reflector` with
+//!   k8s-openapi's `Pod`) against the same server, in the same run.
 //! - `replicaset`: `replicaset_10k_converge`, ms from creating one
 //!   ReplicaSet of 10,000 replicas until all 10,000 pods exist (the
 //!   ReplicaSet controller with its default settings, in-memory server).
@@ -256,6 +260,12 @@ async fn memory() {
     let shared = bytes_per_pod(local, MEMORY_PODS).await;
     report("informer_bytes_per_pod", owned, "bytes");
     report("informer_bytes_per_pod_shared", shared, "bytes");
+    #[cfg(feature = "http")]
+    over_http(&server).await;
+    #[cfg(not(feature = "http"))]
+    println!(
+        "(build with --features http for the same figures over HTTP beside kube-rs's reflector)"
+    );
     // For scale: the pod's struct (inline part) and its JSON.
     report(
         "pod_struct_bytes",
@@ -266,6 +276,59 @@ async fn memory() {
         .map(|v| v.len())
         .unwrap_or(0);
     report("pod_json_bytes", json_len as f64, "bytes");
+}
+
+/// `informer_bytes_per_pod_http` and `kube_rs_reflector_bytes_per_pod`:
+/// keelson's reflector through [`HttpClient`](keelson::http::HttpClient)
+/// and kube-rs's `reflector` (with k8s-openapi's `Pod`), both listing and
+/// watching the same pods through keelson's HTTP server on loopback, in
+/// this process, measured the same way.
+#[cfg(feature = "http")]
+async fn over_http(server: &ApiServer) {
+    use kube::runtime::{reflector as kube_reflector, watcher, WatchStreamExt};
+
+    let serving = keelson::http::HttpServer::new(server)
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let url = serving.url();
+    let http: Arc<dyn Client> = Arc::new(keelson::http::HttpClient::new(&url).expect("client"));
+    let ours = bytes_per_pod(http, MEMORY_PODS).await;
+    report("informer_bytes_per_pod_http", ours, "bytes");
+
+    let config = kube::Config::new(url.parse().expect("url"));
+    let client = kube::Client::try_from(config).expect("kube client");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(client);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = LIVE.load(Ordering::SeqCst);
+    let (reader, writer) = kube_reflector::store();
+    let stream = kube_reflector(writer, watcher(pods, watcher::Config::default()))
+        .default_backoff()
+        .applied_objects();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {}
+    });
+    reader
+        .wait_until_ready()
+        .await
+        .expect("kube-rs reflector ready");
+    assert_eq!(reader.state().len(), MEMORY_PODS);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = LIVE.load(Ordering::SeqCst);
+    task.abort();
+    drop(reader);
+    report(
+        "kube_rs_reflector_bytes_per_pod",
+        (after - before) as f64 / MEMORY_PODS as f64,
+        "bytes",
+    );
+    report(
+        "informer_bytes_per_pod_http_vs_kube_rs",
+        ours / ((after - before) as f64 / MEMORY_PODS as f64),
+        "x",
+    );
+    serving.shutdown().await;
 }
 
 /// Answers lists and watches in JSON, as an HTTP client gets them: the
