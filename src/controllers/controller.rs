@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -297,8 +298,11 @@ impl<K: Object> Controller<K> {
         };
         tokio::select! {
             r = synced => {
+                // Acting on a cache that never filled would, for example,
+                // create every ReplicaSet's pods again: stop instead.
                 if r.is_err() {
-                    tracing::warn!(controller = %name, "an informer stopped before its cache was ready");
+                    tracing::error!(controller = %name, "an informer stopped before its cache was ready; the controller stops");
+                    let _ = stop_tx.send(true);
                 }
             }
             _ = &mut shutdown => {
@@ -328,7 +332,15 @@ impl<K: Object> Controller<K> {
                         let object = cache.get(&key);
                         let span = tracing::info_span!("reconcile", controller = %name, object = %key);
                         let started = Instant::now();
-                        let result = reconciler.reconcile(&key, object).instrument(span.clone()).await;
+                        // A panicking reconcile counts as a failure: the key is
+                        // retried and the worker lives on.
+                        let result = std::panic::AssertUnwindSafe(
+                            reconciler.reconcile(&key, object).instrument(span.clone()),
+                        )
+                        .catch_unwind()
+                        .await
+                        .map_err(|_| None)
+                        .and_then(|r| r.map_err(Some));
                         let elapsed = started.elapsed();
                         match result {
                             Ok(Action::Done) => {
@@ -342,8 +354,9 @@ impl<K: Object> Controller<K> {
                             }
                             Err(e) => {
                                 metrics.record(elapsed, true);
-                                span.in_scope(|| {
-                                    tracing::warn!(error = %e, retries = queue.num_requeues(&key), "reconcile failed");
+                                span.in_scope(|| match e {
+                                    Some(e) => tracing::warn!(error = %e, retries = queue.num_requeues(&key), "reconcile failed"),
+                                    None => tracing::error!(retries = queue.num_requeues(&key), "reconcile panicked"),
                                 });
                                 queue.add_rate_limited(key.clone());
                             }

@@ -412,7 +412,7 @@ fn set_condition(s: &mut DeploymentStatus, mut c: DeploymentCondition) {
 /// The status the ReplicaSets give the Deployment, with the `Available`
 /// condition; other conditions as in `base`.
 fn calculate_status(d: &Deployment, sets: &Sets, base: &DeploymentStatus) -> DeploymentStatus {
-    let sum = |f: fn(&ReplicaSet) -> i32| sets.all.iter().map(f).sum::<i32>();
+    let sum = |f: fn(&ReplicaSet) -> i32| sets.all.iter().map(f).fold(0i32, i32::saturating_add);
     let available = sum(|rs| rs.status.available_replicas);
     let mut status = DeploymentStatus {
         observed_generation: d.metadata.generation,
@@ -420,12 +420,14 @@ fn calculate_status(d: &Deployment, sets: &Sets, base: &DeploymentStatus) -> Dep
         updated_replicas: sets.new_rs().map_or(0, |rs| rs.status.replicas),
         ready_replicas: sum(|rs| rs.status.ready_replicas),
         available_replicas: available,
-        unavailable_replicas: (d.replicas() - available).max(0),
+        // As Kubernetes: every pod the ReplicaSets want (surge included)
+        // that is not available.
+        unavailable_replicas: sum(spec_replicas).saturating_sub(available).max(0),
         terminating_replicas: base.terminating_replicas,
         conditions: base.conditions.clone(),
         collision_count: base.collision_count,
     };
-    if available >= d.replicas() - max_unavailable(d) {
+    if available >= d.replicas().saturating_sub(max_unavailable(d)) {
         set_condition(
             &mut status,
             condition(
@@ -473,7 +475,7 @@ fn deployment_progressing(d: &Deployment, s: &DeploymentStatus) -> bool {
 fn until_deadline(d: &Deployment, c: &DeploymentCondition) -> Option<f64> {
     let deadline = d.spec.progress_deadline_seconds?;
     let from = c.last_update_time?;
-    let due = (from.unix_seconds() + i64::from(deadline)) as f64;
+    let due = from.unix_seconds().saturating_add(i64::from(deadline)) as f64;
     Some(due - MicroTime::now().unix_micros() as f64 / 1e6)
 }
 
@@ -575,7 +577,7 @@ fn proportion(rs: &ReplicaSet, d: &Deployment, to_add: i32, added: i32) -> i32 {
     let fraction = if d.replicas() == 0 {
         -size
     } else {
-        let total = d.replicas() + max_surge(d);
+        let total = d.replicas().saturating_add(max_surge(d));
         let annotated = annotation_i32(rs, MAX_REPLICAS_ANNOTATION)
             .filter(|a| *a > 0)
             .unwrap_or(d.status.replicas.max(1));
@@ -595,14 +597,18 @@ fn new_rs_new_replicas(d: &Deployment, sets: &Sets, new_size: i32) -> i32 {
     if rolling(d).is_none() {
         return d.replicas();
     }
-    let current: i32 =
-        sets.all.iter().map(pod_count).sum::<i32>() + if sets.new.is_none() { new_size } else { 0 };
-    let max_total = d.replicas() + max_surge(d);
+    let current: i32 = sets
+        .all
+        .iter()
+        .map(pod_count)
+        .fold(0i32, i32::saturating_add)
+        .saturating_add(if sets.new.is_none() { new_size } else { 0 });
+    let max_total = d.replicas().saturating_add(max_surge(d));
     if current >= max_total {
         return new_size;
     }
     let up = (max_total - current).min(d.replicas() - new_size).max(0);
-    new_size + up
+    new_size.saturating_add(up)
 }
 
 // ---------------------------------------------------------------------------
@@ -691,7 +697,7 @@ impl DeploymentReconciler {
         {
             if selector.matches(&rs.metadata.labels) {
                 claimed.push(rs.as_ref().clone());
-            } else if !rs.metadata.is_deleting() {
+            } else if !rs.metadata.is_deleting() && !d.metadata.is_deleting() {
                 let refs: Vec<OwnerReference> = rs
                     .metadata
                     .owner_references
@@ -714,12 +720,28 @@ impl DeploymentReconciler {
             }
         }
         if !d.metadata.is_deleting() {
+            let mut rechecked = false;
             for rs in self.sets.list_namespace(ns) {
                 if rs.metadata.controller().is_some()
                     || rs.metadata.is_deleting()
                     || !selector.matches(&rs.metadata.labels)
                 {
                     continue;
+                }
+                // Before the first adoption, read the Deployment live: the
+                // cache may not show yet that it is being deleted (an orphan
+                // delete frees its ReplicaSets on another watch).
+                if !rechecked {
+                    let live = Api::<Deployment>::namespaced(&self.client, ns)
+                        .get_opt(&d.metadata.name)
+                        .await
+                        .map_err(|e| Error::api(format!("re-reading {}", d.metadata.name), e))?;
+                    match live {
+                        Some(l)
+                            if l.metadata.uid == d.metadata.uid && !l.metadata.is_deleting() => {}
+                        _ => break,
+                    }
+                    rechecked = true;
                 }
                 let mut refs = rs.metadata.owner_references.clone();
                 refs.push(controller_ref(d));
@@ -957,9 +979,12 @@ impl DeploymentReconciler {
             return Ok(());
         }
         // Proportional: spread the difference by size.
-        let total: i32 = active.iter().map(|i| spec_replicas(&sets.all[*i])).sum();
+        let total: i32 = active
+            .iter()
+            .map(|i| spec_replicas(&sets.all[*i]))
+            .fold(0, i32::saturating_add);
         let allowed = if d.replicas() > 0 {
-            d.replicas() + max_surge(d)
+            d.replicas().saturating_add(max_surge(d))
         } else {
             0
         };
@@ -983,12 +1008,12 @@ impl DeploymentReconciler {
             } else {
                 0
             };
-            added += p;
-            sizes.push((i, spec_replicas(rs) + p));
+            added = added.saturating_add(p);
+            sizes.push((i, spec_replicas(rs).saturating_add(p)));
         }
         if to_add != 0 && added != to_add {
             if let Some(first) = sizes.first_mut() {
-                first.1 = (first.1 + to_add - added).max(0);
+                first.1 = first.1.saturating_add(to_add).saturating_sub(added).max(0);
             }
         }
         for (i, size) in sizes {
@@ -1024,16 +1049,25 @@ impl DeploymentReconciler {
 
     /// RollingUpdate's scale-down step; true when it scaled.
     async fn reconcile_old_rs(&self, d: &Deployment, sets: &mut Sets) -> Result<bool> {
-        let old_count: i32 = sets.old().map(|(_, rs)| spec_replicas(rs)).sum();
+        let old_count: i32 = sets
+            .old()
+            .map(|(_, rs)| spec_replicas(rs))
+            .fold(0, i32::saturating_add);
         if old_count == 0 {
             return Ok(false);
         }
-        let all_count: i32 = sets.all.iter().map(spec_replicas).sum();
-        let min_available = d.replicas() - max_unavailable(d);
+        let all_count: i32 = sets
+            .all
+            .iter()
+            .map(spec_replicas)
+            .fold(0, i32::saturating_add);
+        let min_available = d.replicas().saturating_sub(max_unavailable(d));
         let new_unavailable = sets
             .new_rs()
             .map_or(0, |rs| (spec_replicas(rs) - available(rs)).max(0));
-        let max_scaled_down = all_count - min_available - new_unavailable;
+        let max_scaled_down = all_count
+            .saturating_sub(min_available)
+            .saturating_sub(new_unavailable);
         if max_scaled_down <= 0 {
             return Ok(false);
         }
@@ -1053,7 +1087,7 @@ impl DeploymentReconciler {
             cleaned += n;
         }
         // Then available old pods, keeping `min_available`.
-        let available_now: i32 = sets.all.iter().map(available).sum();
+        let available_now: i32 = sets.all.iter().map(available).fold(0, i32::saturating_add);
         let mut scaled = 0;
         if available_now > min_available {
             let budget = available_now - min_available;
@@ -1253,7 +1287,7 @@ fn copy_annotations(d: &Deployment, meta: &mut ObjectMeta) -> bool {
 /// Sets the desired- and max-replicas annotations; true when they changed.
 fn set_replicas_annotations(meta: &mut ObjectMeta, d: &Deployment) -> bool {
     let desired = d.replicas().to_string();
-    let max = (d.replicas() + max_surge(d)).to_string();
+    let max = (d.replicas().saturating_add(max_surge(d))).to_string();
     let mut changed = false;
     for (k, v) in [
         (DESIRED_REPLICAS_ANNOTATION, desired),

@@ -80,6 +80,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 
+use futures::FutureExt;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
@@ -118,6 +119,9 @@ pub enum Error {
         /// The reference's `kind`.
         kind: Str,
     },
+    /// Processing an object panicked (a bug); the object is retried.
+    #[error("processing panicked")]
+    Panicked,
 }
 
 /// The garbage collector; see the [module guide](self).
@@ -222,6 +226,7 @@ impl GarbageCollector {
             absent: Mutex::new(HashSet::new()),
             attempt_delete: WorkQueue::new(),
             attempt_orphan: WorkQueue::new(),
+            crd_tasks: Mutex::new(Vec::new()),
         });
         let mut tasks: Vec<JoinHandle<()>> = Vec::new();
         for r in &resources {
@@ -259,10 +264,12 @@ impl GarbageCollector {
         };
         let stopped = tokio::select! {
             r = synced => {
+                // Collecting from a graph that never filled would treat
+                // live owners as absent: stop instead.
                 if r.is_err() {
-                    tracing::warn!("garbage collector: an informer stopped before its cache was ready");
+                    tracing::error!("garbage collector: an informer stopped before its cache was ready; stopping");
                 }
-                false
+                r.is_err()
             }
             () = &mut shutdown => true,
         };
@@ -292,6 +299,11 @@ impl GarbageCollector {
         for t in tasks {
             t.abort();
         }
+        let crd_tasks =
+            std::mem::take(&mut *inner.crd_tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in crd_tasks {
+            t.abort();
+        }
     }
 }
 
@@ -304,7 +316,12 @@ type Process = for<'a> fn(
 /// back with backoff.
 async fn work(inner: Arc<Inner>, queue: WorkQueue<Str>, process: Process) {
     while let Some(uid) = queue.get().await {
-        match process(&inner, &uid).await {
+        // A panic counts as a failure: retried, and the worker lives on.
+        let result = std::panic::AssertUnwindSafe(process(&inner, &uid))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Error::Panicked));
+        match result {
             Ok(()) => queue.forget(&uid),
             Err(e) => {
                 tracing::debug!(uid = %uid, error = %e, "garbage collector: retrying");
@@ -387,6 +404,10 @@ enum OwnerState {
     Absent,
     /// The owner is being deleted in the foreground.
     WaitingForDependents,
+    /// The reference cannot name an owner (a namespaced owner of a
+    /// cluster-scoped object): as Kubernetes, the object is neither
+    /// collected nor changed for it.
+    Unresolvable,
 }
 
 struct Inner {
@@ -400,6 +421,8 @@ struct Inner {
     absent: Mutex<HashSet<Str>>,
     attempt_delete: WorkQueue<Str>,
     attempt_orphan: WorkQueue<Str>,
+    /// The feeding tasks of custom kinds' informers (aborted at the end).
+    crd_tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Inner {
@@ -470,8 +493,12 @@ impl Inner {
             .find(|r| Some(&r.version) == storage.as_ref())
             .or(resources.first());
         if let Some(r) = chosen {
-            // The feeding task lives as long as the informer's stream.
-            let _ = self.watch(r);
+            if let Some(t) = self.watch(r) {
+                self.crd_tasks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(t);
+            }
         }
     }
 
@@ -610,7 +637,7 @@ impl Inner {
             let (mut solid, mut absent, mut waiting) = (0, Vec::new(), Vec::new());
             for r in &meta.owner_references {
                 match self.owner_state(r, &node).await? {
-                    OwnerState::Solid => solid += 1,
+                    OwnerState::Solid | OwnerState::Unresolvable => solid += 1,
                     OwnerState::Absent => absent.push(r.uid.clone()),
                     OwnerState::WaitingForDependents => waiting.push(r.uid.clone()),
                 }
@@ -752,9 +779,12 @@ impl Inner {
                 kind: r.kind.clone(),
             });
         };
-        // A cluster-scoped object cannot be owned by a namespaced one.
+        // A cluster-scoped object cannot be owned by a namespaced one: the
+        // reference is invalid, not absent (Kubernetes reports
+        // OwnerRefInvalidNamespace and leaves the object alone).
         if resource.scope.is_namespaced() && !dependent.resource.scope.is_namespaced() {
-            return Ok(OwnerState::Absent);
+            tracing::warn!(object = %dependent.name, kind = %dependent.resource.kind, owner = %r.name, "garbage collector: a cluster-scoped object names a namespaced owner; ignoring the reference");
+            return Ok(OwnerState::Unresolvable);
         }
         let owner = self
             .api_for(&resource, &dependent.namespace)

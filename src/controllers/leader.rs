@@ -331,7 +331,24 @@ impl LeaderElector {
         };
         self.shared.leading.store(false, Ordering::Release);
         let _ = tx.send(false);
-        if outcome != Outcome::Finished {
+        if outcome == Outcome::Lost {
+            // Another candidate may take the lease once it has seen no
+            // renewal for a lease duration; the work gets what is left of
+            // that (at least one retry period) to stop, then is dropped.
+            let c = &self.config;
+            let grace = c
+                .lease_duration
+                .saturating_sub(c.renew_deadline + c.retry_period)
+                .max(c.retry_period);
+            if tokio::time::timeout(grace, &mut work).await.is_err() {
+                span.in_scope(|| {
+                    tracing::warn!(
+                        ?grace,
+                        "the leading work did not stop in time after leadership was lost; dropped"
+                    )
+                });
+            }
+        } else if outcome != Outcome::Finished {
             work.await;
         }
         match outcome {

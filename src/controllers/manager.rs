@@ -146,20 +146,20 @@ impl ControllerManager {
 
     /// Runs the enabled controllers until `stop`.
     async fn run_controllers(&self, stop: Stop) {
-        let mut running = Vec::new();
+        // A JoinSet aborts its tasks when dropped: if this future is dropped
+        // (leadership lost and the grace period over), the controllers stop.
+        let mut running = tokio::task::JoinSet::new();
         if self.replicasets {
-            running.push(tokio::spawn(replicaset::run(&self.factory, stop.clone())));
+            running.spawn(replicaset::run(&self.factory, stop.clone()));
         }
         if self.deployments {
-            running.push(tokio::spawn(deployment::run(&self.factory, stop.clone())));
+            running.spawn(deployment::run(&self.factory, stop.clone()));
         }
         if self.garbage_collector {
             let collector =
                 gc::GarbageCollector::new(&self.factory).graceful_shutdown_on(stop.clone());
-            running.push(tokio::spawn(collector.run()));
+            running.spawn(collector.run());
         }
-        for r in running {
-            let _ = r.await;
-        }
+        while running.join_next().await.is_some() {}
     }
 }

@@ -536,6 +536,11 @@ impl ReplicaSetReconciler {
                 release.push(pod);
             }
         }
+        // An owner being deleted neither releases nor adopts (Kubernetes'
+        // ClaimObject).
+        if rs.metadata.is_deleting() {
+            release.clear();
+        }
         let mut adopt = Vec::new();
         if !rs.metadata.is_deleting() {
             for pod in self.pods.list_namespace(ns) {
@@ -574,6 +579,18 @@ impl ReplicaSetReconciler {
                         e,
                     ));
                 }
+            }
+        }
+        // Before adopting, read the ReplicaSet live: the cache may not show
+        // yet that it is being deleted (an orphan delete frees its pods on
+        // another watch), and adopting then would get the pods collected.
+        if !adopt.is_empty() {
+            let live = Api::<ReplicaSet>::namespaced(&self.client, ns)
+                .get_opt(&rs.metadata.name)
+                .await
+                .map_err(|e| Error::api(format!("re-reading {key}"), e))?;
+            if !matches!(&live, Some(l) if l.metadata.uid == *uid && !l.metadata.is_deleting()) {
+                adopt.clear();
             }
         }
         for pod in adopt {
