@@ -1286,7 +1286,7 @@ mod tests {
         for revision in from + 1..=last {
             let event = watch.next().await.unwrap().unwrap();
             assert_eq!(event.revision(), revision);
-            assert_eq!(event.prev.unwrap().mod_revision, revision - 1);
+            assert_eq!(event.prev.as_ref().unwrap().mod_revision, revision - 1);
         }
     }
 
@@ -1313,7 +1313,7 @@ mod tests {
             match watch.next().await.unwrap() {
                 Ok(event) => {
                     assert_eq!(event.revision(), expected);
-                    assert_eq!(event.prev.unwrap().mod_revision, expected - 1);
+                    assert_eq!(event.prev.as_ref().unwrap().mod_revision, expected - 1);
                     expected += 1;
                 }
                 Err(Error::Lagged { revision }) => {
