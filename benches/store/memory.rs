@@ -553,7 +553,12 @@ async fn broadcast_paced() -> (Vec<u64>, f64) {
         for seq in 1..=PACED_UPDATES as u64 {
             tick.tick().await;
             let value = value(seq, base);
-            let _ = tx.send(baseline_event(&key, seq as Revision + 1, value.clone(), prev));
+            let _ = tx.send(baseline_event(
+                &key,
+                seq as Revision + 1,
+                value.clone(),
+                prev,
+            ));
             prev = value;
         }
     });
@@ -626,7 +631,12 @@ async fn broadcast_unpaced() -> (f64, f64) {
         let mut prev = value(0, base);
         for seq in 1..=UNPACED_UPDATES as u64 {
             let value = value(seq, base);
-            let _ = tx.send(baseline_event(&key, seq as Revision + 1, value.clone(), prev));
+            let _ = tx.send(baseline_event(
+                &key,
+                seq as Revision + 1,
+                value.clone(),
+                prev,
+            ));
             prev = value;
         }
     });

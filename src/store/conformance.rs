@@ -333,7 +333,10 @@ pub async fn put_creates_or_replaces<S: Store>(store: &S) {
     // A put ignores revisions: the key's CAS revision moves on with it.
     match store.update(key, val("stale"), first.mod_revision).await {
         Err(Error::Conflict { current, .. }) => {
-            assert_eq!(current, second.mod_revision, "{CASE}: put moved mod_revision")
+            assert_eq!(
+                current, second.mod_revision,
+                "{CASE}: put moved mod_revision"
+            )
         }
         other => panic!("{CASE}: update at the pre-put revision gave {other:?}"),
     }
@@ -358,7 +361,11 @@ pub async fn put_creates_or_replaces<S: Store>(store: &S) {
     let event = next_event(CASE, &mut watch).await;
     assert_eq!(event.kind, EventKind::Put, "{CASE}");
     assert_eq!(event.kv, second, "{CASE}: replacing put's event");
-    assert_eq!(event.prev.as_ref(), Some(&first), "{CASE}: replacing put's prev");
+    assert_eq!(
+        event.prev.as_ref(),
+        Some(&first),
+        "{CASE}: replacing put's prev"
+    );
     let event = next_event(CASE, &mut watch).await;
     assert_eq!(event.kv, updated, "{CASE}: update's event");
     assert_eq!(event.prev.as_ref(), Some(&second), "{CASE}: update's prev");
@@ -568,7 +575,13 @@ pub async fn watch_ordering<S: Store>(store: &S) {
         let seen_puts: BTreeSet<_> = seen
             .iter()
             .filter(|e| e.kind == EventKind::Put)
-            .map(|e| (e.revision(), String::from(e.kv.key.clone()), e.kv.value.clone()))
+            .map(|e| {
+                (
+                    e.revision(),
+                    String::from(e.kv.key.clone()),
+                    e.kv.value.clone(),
+                )
+            })
             .collect();
         let puts: BTreeSet<_> = writes
             .iter()
