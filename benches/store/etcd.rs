@@ -1,16 +1,15 @@
 //! `EtcdStore` against the bare `etcd-client` crate, on one etcd member
 //! started for the run (features `etcd` and `test-util`).
 //!
-//! - `etcd_client_puts` / `etcd_store_puts`: writes of fresh 256-byte values
-//!   with 64 in flight: a bare `Put`, and `EtcdStore::create` (a transaction
-//!   `create_revision == 0 → Put`, the store's only unconditional way to add
-//!   a key). `etcd_client_create_txn` runs the store's transaction through
-//!   the bare client. `etcd_put_overhead` (target ≥ 0.9) is the store's rate
-//!   over that same operation through the bare client: what `EtcdStore`
-//!   itself costs. `etcd_store_create_vs_bare_put` is the store's rate over
-//!   the unconditional put: that gap is etcd's price for a conditional write
-//!   (every store write is one, to keep create-if-absent and CAS semantics),
-//!   not the store's.
+//! - `etcd_client_puts` / `etcd_store_puts`: unconditional writes of
+//!   256-byte values to fresh keys with 64 in flight: a bare `Put`, and
+//!   `EtcdStore::put` (a `Put` with `prev_kv`, whose previous key-value gives
+//!   the new version). `etcd_put_overhead` (target ≥ 0.9) is the store's rate
+//!   over the bare one. `etcd_client_puts_prev_kv` is the bare client doing
+//!   exactly the store's request, to tell the store's own cost from etcd's.
+//! - `etcd_client_create_txn` / `etcd_store_creates`: `EtcdStore::create` (a
+//!   transaction `create_revision == 0 → Put`) and the same transaction
+//!   through the bare client; `etcd_create_overhead` is their ratio.
 //! - `etcd_client_txn` / `etcd_store_cas`: compare-and-swap updates with 64 in
 //!   flight, each worker on its own key: a bare `Txn(mod_revision == r) →
 //!   Put`, and `EtcdStore::update`.
@@ -39,7 +38,7 @@ mod imp {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
+    use etcd_client::{Client, Compare, CompareOp, PutOptions, Txn, TxnOp};
     use futures::StreamExt;
     use keelson::store::etcd_process::EtcdProcess;
     use keelson::store::{EtcdStore, Store};
@@ -81,7 +80,7 @@ mod imp {
         // Warm up both paths (connections, etcd's caches).
         rate(
             Duration::from_millis(500),
-            client_puts(&client, &value, "warm"),
+            client_puts(&client, &value, "warm", false),
         )
         .await?;
         rate(
@@ -90,31 +89,44 @@ mod imp {
         )
         .await?;
 
+        rate(
+            Duration::from_millis(500),
+            store_puts(&store, &value, "warm"),
+        )
+        .await?;
+
         let mut client_ops = Totals::default();
-        let mut create_txn_ops = Totals::default();
+        let mut prev_kv_ops = Totals::default();
         let mut store_ops = Totals::default();
+        let mut create_txn_ops = Totals::default();
+        let mut store_create_ops = Totals::default();
         for round in 0..ROUNDS {
             let tag = format!("r{round}");
-            client_ops.add(rate(ROUND, client_puts(&client, &value, &tag)).await?);
+            client_ops.add(rate(ROUND, client_puts(&client, &value, &tag, false)).await?);
+            store_ops.add(rate(ROUND, store_puts(&store, &value, &tag)).await?);
+            prev_kv_ops.add(rate(ROUND, client_puts(&client, &value, &tag, true)).await?);
             create_txn_ops.add(rate(ROUND, client_create_txns(&client, &value, &tag)).await?);
-            store_ops.add(rate(ROUND, store_creates(&store, &value, &tag)).await?);
+            store_create_ops.add(rate(ROUND, store_creates(&store, &value, &tag)).await?);
         }
         let client_rate = client_ops.per_second();
-        let create_txn_rate = create_txn_ops.per_second();
         let store_rate = store_ops.per_second();
         println!("bench etcd_client_puts: {client_rate:.0} puts/s");
         println!("bench etcd_store_puts: {store_rate:.0} puts/s");
-        // The same operation as `EtcdStore::create`, through the bare client:
-        // what the store itself costs, apart from etcd's price for a
-        // conditional write.
-        println!("bench etcd_client_create_txn: {create_txn_rate:.0} txns/s");
         println!(
             "bench etcd_put_overhead: {:.3} ratio",
-            store_rate / create_txn_rate
+            store_rate / client_rate
         );
         println!(
-            "bench etcd_store_create_vs_bare_put: {:.3} ratio",
-            store_rate / client_rate
+            "bench etcd_client_puts_prev_kv: {:.0} puts/s",
+            prev_kv_ops.per_second()
+        );
+        let create_txn_rate = create_txn_ops.per_second();
+        let store_create_rate = store_create_ops.per_second();
+        println!("bench etcd_client_create_txn: {create_txn_rate:.0} txns/s");
+        println!("bench etcd_store_creates: {store_create_rate:.0} creates/s");
+        println!(
+            "bench etcd_create_overhead: {:.3} ratio",
+            store_create_rate / create_txn_rate
         );
 
         let (mut client_ops, mut store_ops) = (Totals::default(), Totals::default());
@@ -175,21 +187,28 @@ mod imp {
         Ok((done.load(Ordering::Relaxed), started.elapsed()))
     }
 
+    /// Bare puts, with `prev_kv` (the store's request) or without.
     fn client_puts<'a>(
         client: &'a Client,
         value: &'a Bytes,
         tag: &'a str,
+        prev_kv: bool,
     ) -> impl Fn(usize, Instant, Arc<AtomicU64>) -> Work + 'a {
         move |worker, deadline, done| {
             let mut kv = client.kv_client();
             let (value, tag) = (value.clone(), tag.to_owned());
+            let (path, options) = if prev_kv {
+                ("cpp", Some(PutOptions::new().with_prev_key()))
+            } else {
+                ("cp", None)
+            };
             Box::pin(async move {
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     kv.put(
-                        format!("/bench/cp/{tag}/{worker}-{n}"),
+                        format!("/bench/{path}/{tag}/{worker}-{n}"),
                         value.to_vec(),
-                        None,
+                        options.clone(),
                     )
                     .await?;
                     n += 1;
@@ -218,6 +237,27 @@ mod imp {
                     if !kv.txn(txn).await?.succeeded() {
                         return Err("a fresh key existed".into());
                     }
+                    n += 1;
+                }
+                done.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            })
+        }
+    }
+
+    fn store_puts<'a>(
+        store: &'a EtcdStore,
+        value: &'a Bytes,
+        tag: &'a str,
+    ) -> impl Fn(usize, Instant, Arc<AtomicU64>) -> Work + 'a {
+        move |worker, deadline, done| {
+            let (store, value, tag) = (store.clone(), value.clone(), tag.to_owned());
+            Box::pin(async move {
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    store
+                        .put(&format!("/spp/{tag}/{worker}-{n}"), value.clone())
+                        .await?;
                     n += 1;
                 }
                 done.fetch_add(n, Ordering::Relaxed);

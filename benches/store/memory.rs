@@ -7,13 +7,14 @@
 //! runs one group. For profiling: `BENCH_ONLY=memory` (or `btreemap`,
 //! `broadcast`) runs one side of a comparison, `BENCH_WORKERS=n` sets the
 //! fan-out runtime's worker threads (default 2).
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use keelson::store::memory::Config;
 use keelson::store::{
-    Error, Event, EventKind, KeyValue, ListOptions, ListResult, MemoryStore, Revision, Store,
+    Error, Event, EventKind, Key, KeyValue, ListOptions, ListResult, MemoryStore, Revision, Store,
     WatchStream,
 };
 use tokio::sync::broadcast;
@@ -267,7 +268,7 @@ impl Store for NaiveStore {
         }
         state.revision += 1;
         let kv = KeyValue {
-            key: key.to_owned(),
+            key: Key::from(key),
             value,
             create_revision: state.revision,
             mod_revision: state.revision,
@@ -299,7 +300,7 @@ impl Store for NaiveStore {
             });
         }
         let kv = KeyValue {
-            key: key.to_owned(),
+            key: Key::from(key),
             value,
             create_revision: current.create_revision,
             mod_revision: revision,
@@ -313,6 +314,10 @@ impl Store for NaiveStore {
             prev: Some(prev),
         });
         Ok(kv)
+    }
+
+    async fn put(&self, _: &str, _: Bytes) -> Result<KeyValue, Error> {
+        Err(Error::Unsupported("put"))
     }
 
     async fn delete(&self, _: &str, _: Option<Revision>) -> Result<KeyValue, Error> {
@@ -453,25 +458,26 @@ fn unpaced() {
     );
 }
 
-/// The event the baseline sends: what a store watcher would receive.
-fn baseline_event(revision: Revision, value: Bytes, prev: Bytes) -> Event {
-    Event {
+/// The event the baseline sends: what a store watcher receives, the same
+/// shared `Arc<Event>` type (keys sharing one allocation, as the store's).
+fn baseline_event(key: &Key, revision: Revision, value: Bytes, prev: Bytes) -> Arc<Event> {
+    Arc::new(Event {
         kind: EventKind::Put,
         kv: KeyValue {
-            key: WATCH_KEY.to_owned(),
+            key: key.clone(),
             value,
             create_revision: 1,
             mod_revision: revision,
             version: revision,
         },
         prev: Some(KeyValue {
-            key: WATCH_KEY.to_owned(),
+            key: key.clone(),
             value: prev,
             create_revision: 1,
             mod_revision: revision - 1,
             version: revision - 1,
         }),
-    }
+    })
 }
 
 /// Latencies (ns) of every delivery after the warm-up, all watchers together.
@@ -521,7 +527,7 @@ async fn memory_paced() -> (Vec<u64>, f64) {
 }
 
 async fn broadcast_paced() -> (Vec<u64>, f64) {
-    let (tx, _) = broadcast::channel::<Event>(1024);
+    let (tx, _) = broadcast::channel::<Arc<Event>>(1024);
     let base = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..WATCHERS {
@@ -542,11 +548,17 @@ async fn broadcast_paced() -> (Vec<u64>, f64) {
     let writer = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let key = Key::from(WATCH_KEY);
         let mut prev = value(0, base);
         for seq in 1..=PACED_UPDATES as u64 {
             tick.tick().await;
             let value = value(seq, base);
-            let _ = tx.send(baseline_event(seq as Revision + 1, value.clone(), prev));
+            let _ = tx.send(baseline_event(
+                &key,
+                seq as Revision + 1,
+                value.clone(),
+                prev,
+            ));
             prev = value;
         }
     });
@@ -601,7 +613,7 @@ async fn memory_unpaced() -> (f64, f64) {
 }
 
 async fn broadcast_unpaced() -> (f64, f64) {
-    let (tx, _) = broadcast::channel::<Event>((UNPACED_UPDATES + 1024).next_power_of_two());
+    let (tx, _) = broadcast::channel::<Arc<Event>>((UNPACED_UPDATES + 1024).next_power_of_two());
     let base = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..WATCHERS {
@@ -615,10 +627,16 @@ async fn broadcast_unpaced() -> (f64, f64) {
     }
     let timer = Timer::start();
     let writer = tokio::spawn(async move {
+        let key = Key::from(WATCH_KEY);
         let mut prev = value(0, base);
         for seq in 1..=UNPACED_UPDATES as u64 {
             let value = value(seq, base);
-            let _ = tx.send(baseline_event(seq as Revision + 1, value.clone(), prev));
+            let _ = tx.send(baseline_event(
+                &key,
+                seq as Revision + 1,
+                value.clone(),
+                prev,
+            ));
             prev = value;
         }
     });
@@ -629,27 +647,38 @@ async fn broadcast_unpaced() -> (f64, f64) {
     timer.rates((UNPACED_UPDATES * WATCHERS) as f64)
 }
 
-/// The floor under any fan-out that yields owned `Event`s: cloning and
-/// dropping one (two key `String`s, two `Bytes` reference counts), on one
-/// thread, per CPU-nanosecond. Every delivery of both the store and the
-/// baseline pays it.
+/// The floor under any fan-out: what one delivery of the shared
+/// `Arc<Event>` costs (a reference count up and down), and, for comparison,
+/// cloning and dropping a whole `Event` (two `Key` and two `Bytes` reference
+/// counts), on one thread, per CPU-nanosecond. Every delivery of both the
+/// store and the baseline pays the first.
 fn floor() {
     let base = Instant::now();
+    let key = Key::from(WATCH_KEY);
     let mut prev = value(0, base);
-    let events: Vec<Event> = (1..=UNPACED_UPDATES as u64)
+    let events: Vec<Arc<Event>> = (1..=UNPACED_UPDATES as u64)
         .map(|seq| {
             let v = value(seq, base);
-            let e = baseline_event(seq as Revision + 1, v.clone(), prev.clone());
+            let e = baseline_event(&key, seq as Revision + 1, v.clone(), prev.clone());
             prev = v;
             e
         })
         .collect();
     const ROUNDS: usize = 100;
-    let timer = Timer::start();
     let mut sum = 0i64;
+    let timer = Timer::start();
     for _ in 0..ROUNDS {
         for e in &events {
-            let c = std::hint::black_box(e.clone());
+            let c = std::hint::black_box(Arc::clone(e));
+            sum += c.revision();
+        }
+    }
+    let (_, per_cpu_second) = timer.rates((ROUNDS * events.len()) as f64);
+    report("arc_event_clone_drop_cpu", 1e9 / per_cpu_second, "ns");
+    let timer = Timer::start();
+    for _ in 0..ROUNDS {
+        for e in &events {
+            let c = std::hint::black_box(Event::clone(e));
             sum += c.revision();
         }
     }

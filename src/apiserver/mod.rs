@@ -410,7 +410,7 @@ impl ApiServer {
                 continue;
             };
             match decode_stored(&storage.info, &kv) {
-                Some(obj) => storage.cache.load(kv.key, obj),
+                Some(obj) => storage.cache.load(kv.key.into(), obj),
                 None => tracing::warn!(key = %kv.key, "stored object does not decode; skipped"),
             }
         }
@@ -538,7 +538,7 @@ async fn dispatch(weak: Weak<Inner>, mut watch: store::WatchStream) {
         };
         let Some(inner) = weak.upgrade() else { return };
         match item {
-            Ok(event) => apply(&inner, event),
+            Ok(event) => apply(&inner, &event),
             Err(e) => {
                 tracing::warn!(error = %e, "store watch failed; listing again");
                 match relist(&inner).await {
@@ -550,7 +550,7 @@ async fn dispatch(weak: Weak<Inner>, mut watch: store::WatchStream) {
     }
 }
 
-fn apply(inner: &Arc<Inner>, event: store::Event) {
+fn apply(inner: &Arc<Inner>, event: &store::Event) {
     let revision = event.revision();
     let storage = inner
         .kinds
@@ -643,7 +643,7 @@ async fn relist_once(server: &ApiServer) -> Result<store::WatchStream> {
         };
         if let Some(obj) = decode_stored(&storage.info, &kv) {
             if let Some((_, map)) = per_storage.get_mut(&storage.prefix) {
-                map.insert(kv.key, obj);
+                map.insert(kv.key.into(), obj);
             }
         }
     }

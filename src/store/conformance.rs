@@ -38,6 +38,7 @@
 //! |---|---|
 //! | [`prefix_isolation`] | lists and watches of `/a/` never see `/ab` |
 //! | [`create_get_update_delete`] | etcd's single-key semantics and errors |
+//! | [`put_creates_or_replaces`] | unconditional put: revisions, version, watch events with `prev` |
 //! | [`revision_monotonicity`] | every write gets a revision above all earlier ones |
 //! | [`cas_races`] | concurrent read-modify-write with retry loses no update |
 //! | [`watch_ordering`] | concurrent writers; each watcher gets every event once, in order |
@@ -50,6 +51,7 @@
 //! | [`model_based`] | random operation sequences against a `BTreeMap` model (proptest) |
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -58,7 +60,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
 use super::{
-    Error, Event, EventKind, KeyValue, ListOptions, Revision, Store, WatchStream,
+    Error, Event, EventKind, Key, KeyValue, ListOptions, Revision, Store, WatchStream,
     DEFAULT_MAX_VALUE_BYTES,
 };
 
@@ -83,6 +85,7 @@ where
     }
     case!(prefix_isolation);
     case!(create_get_update_delete);
+    case!(put_creates_or_replaces);
     case!(revision_monotonicity);
     case!(cas_races);
     case!(watch_ordering);
@@ -108,10 +111,10 @@ async fn must<T>(case: &str, what: &str, op: impl Future<Output = Result<T, Erro
 
 async fn keys_of<S: Store>(case: &str, store: &S, prefix: &str) -> Vec<String> {
     let list = must(case, "list", store.list(prefix, ListOptions::default())).await;
-    list.items.into_iter().map(|kv| kv.key).collect()
+    list.items.into_iter().map(|kv| kv.key.into()).collect()
 }
 
-async fn next_event(case: &str, watch: &mut WatchStream) -> Event {
+async fn next_event(case: &str, watch: &mut WatchStream) -> Arc<Event> {
     match tokio::time::timeout(EVENT_TIMEOUT, watch.next()).await {
         Ok(Some(Ok(event))) => event,
         Ok(Some(Err(e))) => panic!("{case}: watch failed: {e}"),
@@ -300,6 +303,100 @@ pub async fn create_get_update_delete<S: Store>(store: &S) {
     assert_eq!(gone, recreated, "{CASE}: unconditional delete");
 }
 
+/// `put` creates an absent key and replaces a present one whatever its
+/// revision, with etcd's revisions and versions; its watch events carry the
+/// replaced key-value; it is refused for bad keys and oversized values.
+pub async fn put_creates_or_replaces<S: Store>(store: &S) {
+    const CASE: &str = "put_creates_or_replaces";
+    let key = "/put/k";
+    let from = must(CASE, "current_revision", store.current_revision()).await;
+    let mut watch = must(CASE, "watch", store.watch("/put/", from)).await;
+
+    let first = must(CASE, "put of an absent key", store.put(key, val("v1"))).await;
+    assert_eq!(first.key, key, "{CASE}");
+    assert_eq!(first.value, "v1", "{CASE}");
+    assert_eq!(first.version, 1, "{CASE}: version after a creating put");
+    assert_eq!(first.create_revision, first.mod_revision, "{CASE}");
+    assert!(first.mod_revision > from, "{CASE}");
+    assert_eq!(must(CASE, "get", store.get(key)).await, first, "{CASE}");
+
+    let second = must(CASE, "put over a key", store.put(key, val("v2"))).await;
+    assert_eq!(second.value, "v2", "{CASE}");
+    assert_eq!(second.version, 2, "{CASE}: version after a replacing put");
+    assert_eq!(
+        second.create_revision, first.create_revision,
+        "{CASE}: a replacing put keeps the create revision"
+    );
+    assert!(second.mod_revision > first.mod_revision, "{CASE}");
+    assert_eq!(must(CASE, "get", store.get(key)).await, second, "{CASE}");
+
+    // A put ignores revisions: the key's CAS revision moves on with it.
+    match store.update(key, val("stale"), first.mod_revision).await {
+        Err(Error::Conflict { current, .. }) => {
+            assert_eq!(
+                current, second.mod_revision,
+                "{CASE}: put moved mod_revision"
+            )
+        }
+        other => panic!("{CASE}: update at the pre-put revision gave {other:?}"),
+    }
+    let updated = must(
+        CASE,
+        "update after put",
+        store.update(key, val("v3"), second.mod_revision),
+    )
+    .await;
+    assert_eq!(updated.version, 3, "{CASE}");
+    let deleted = must(CASE, "delete", store.delete(key, None)).await;
+    assert_eq!(deleted, updated, "{CASE}");
+    let again = must(CASE, "put after delete", store.put(key, Bytes::new())).await;
+    assert_eq!(again.version, 1, "{CASE}: version restarts after delete");
+    assert_eq!(again.create_revision, again.mod_revision, "{CASE}");
+    assert!(again.value.is_empty(), "{CASE}: empty values are allowed");
+
+    let event = next_event(CASE, &mut watch).await;
+    assert_eq!(event.kind, EventKind::Put, "{CASE}");
+    assert_eq!(event.kv, first, "{CASE}: creating put's event");
+    assert_eq!(event.prev, None, "{CASE}: a creating put has no prev");
+    let event = next_event(CASE, &mut watch).await;
+    assert_eq!(event.kind, EventKind::Put, "{CASE}");
+    assert_eq!(event.kv, second, "{CASE}: replacing put's event");
+    assert_eq!(
+        event.prev.as_ref(),
+        Some(&first),
+        "{CASE}: replacing put's prev"
+    );
+    let event = next_event(CASE, &mut watch).await;
+    assert_eq!(event.kv, updated, "{CASE}: update's event");
+    assert_eq!(event.prev.as_ref(), Some(&second), "{CASE}: update's prev");
+    let event = next_event(CASE, &mut watch).await;
+    assert_eq!(event.kind, EventKind::Delete, "{CASE}");
+    assert_eq!(event.prev.as_ref(), Some(&updated), "{CASE}: delete's prev");
+    let event = next_event(CASE, &mut watch).await;
+    assert_eq!(event.kv, again, "{CASE}: put after delete");
+    assert_eq!(event.prev, None, "{CASE}: a put after delete has no prev");
+
+    assert!(
+        matches!(
+            store.put("", val("x")).await,
+            Err(Error::InvalidArgument(_))
+        ),
+        "{CASE}: put of an empty key"
+    );
+    let over = Bytes::from(vec![0u8; DEFAULT_MAX_VALUE_BYTES + 1]);
+    match store.put(key, over).await {
+        Err(Error::TooLarge { size, .. }) => {
+            assert_eq!(size, DEFAULT_MAX_VALUE_BYTES + 1, "{CASE}")
+        }
+        other => panic!("{CASE}: put over the limit gave {other:?}"),
+    }
+    assert_eq!(
+        must(CASE, "get", store.get(key)).await,
+        again,
+        "{CASE}: a refused put changed the key"
+    );
+}
+
 /// Every write's revision is above every earlier one, and the current
 /// revision never goes back.
 pub async fn revision_monotonicity<S: Store>(store: &S) {
@@ -478,7 +575,13 @@ pub async fn watch_ordering<S: Store>(store: &S) {
         let seen_puts: BTreeSet<_> = seen
             .iter()
             .filter(|e| e.kind == EventKind::Put)
-            .map(|e| (e.revision(), e.kv.key.clone(), e.kv.value.clone()))
+            .map(|e| {
+                (
+                    e.revision(),
+                    String::from(e.kv.key.clone()),
+                    e.kv.value.clone(),
+                )
+            })
             .collect();
         let puts: BTreeSet<_> = writes
             .iter()
@@ -489,7 +592,7 @@ pub async fn watch_ordering<S: Store>(store: &S) {
         let seen_deletes: BTreeSet<_> = seen
             .iter()
             .filter(|e| e.kind == EventKind::Delete)
-            .map(|e| e.kv.key.clone())
+            .map(|e| String::from(e.kv.key.clone()))
             .collect();
         let deletes: BTreeSet<_> = writes
             .iter()
@@ -842,6 +945,7 @@ pub async fn large_values<S: Store>(store: &S) {
 #[derive(Clone, Debug)]
 enum Op {
     Create(usize, u8),
+    Put(usize, u8),
     Update(usize, u8, bool),
     Delete(usize, Option<bool>),
     Get(usize),
@@ -858,6 +962,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     let prefix = 0..MODEL_PREFIXES.len();
     proptest::prop_oneof![
         3 => (key.clone(), proptest::num::u8::ANY).prop_map(|(k, v)| Op::Create(k, v)),
+        2 => (key.clone(), proptest::num::u8::ANY).prop_map(|(k, v)| Op::Put(k, v)),
         4 => (key.clone(), proptest::num::u8::ANY, proptest::bool::weighted(0.8))
             .prop_map(|(k, v, fresh)| Op::Update(k, v, fresh)),
         2 => (key.clone(), proptest::option::of(proptest::bool::weighted(0.8)))
@@ -888,8 +993,8 @@ impl Model {
         }
         self.last = kv.mod_revision;
         self.events
-            .push((EventKind::Put, kv.key.clone(), kv.value.clone(), prev));
-        self.keys.insert(kv.key.clone(), kv.clone());
+            .push((EventKind::Put, kv.key.to_string(), kv.value.clone(), prev));
+        self.keys.insert(kv.key.to_string(), kv.clone());
         self.snapshots.push((kv.mod_revision, self.keys.clone()));
         Ok(())
     }
@@ -973,6 +1078,31 @@ async fn run_sequence<S: Store>(store: &S, base: &str, ops: &[Op]) -> Result<(),
                         return Err(at(format!("got {other:?}, key exists: {exists}")))
                     }
                 }
+            }
+            Op::Put(k, v) => {
+                let key = format!("{base}{}", MODEL_KEYS[k]);
+                let current = model.keys.get(&key).cloned();
+                let got = store
+                    .put(&key, Bytes::from(vec![v]))
+                    .await
+                    .map_err(|e| at(format!("put: {e}")))?;
+                let want = match &current {
+                    Some(kv) => KeyValue {
+                        mod_revision: got.mod_revision,
+                        version: kv.version + 1,
+                        value: Bytes::from(vec![v]),
+                        ..kv.clone()
+                    },
+                    None => KeyValue {
+                        key: Key::from(key.as_str()),
+                        value: Bytes::from(vec![v]),
+                        create_revision: got.mod_revision,
+                        mod_revision: got.mod_revision,
+                        version: 1,
+                    },
+                };
+                check("put", &got, &want).map_err(at)?;
+                model.put(&got, current).map_err(at)?;
             }
             Op::Update(k, v, fresh) => {
                 let key = format!("{base}{}", MODEL_KEYS[k]);
@@ -1075,7 +1205,7 @@ async fn run_sequence<S: Store>(store: &S, base: &str, ops: &[Op]) -> Result<(),
         check(
             &format!("watch event {i}"),
             &got,
-            &(*kind, key, value, prev.as_ref()),
+            &(*kind, &Key::from(key), value, prev.as_ref()),
         )?;
         if event.revision() <= last {
             return Err(format!("watch event {i} out of order"));

@@ -34,14 +34,14 @@
 //! let event = watch.next().await.expect("the watch is open")?;
 //! assert_eq!(event.kind, EventKind::Put);
 //! assert_eq!(event.kv.value, "v2");
-//! assert_eq!(event.prev.map(|kv| kv.value), Some(Bytes::from_static(b"v1")));
+//! assert_eq!(event.prev.as_ref().map(|kv| &kv.value), Some(&Bytes::from_static(b"v1")));
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! # How it works, and what it costs
 //!
-//! - **Point operations** (`get`, `create`, `update`, `delete`) go to a hash
+//! - **Point operations** (`get`, `create`, `put`, `update`, `delete`) go to a hash
 //!   map; an ordered index of the keys, used by `list`, is only touched when a
 //!   key is created or deleted. A CAS update is one hash lookup under one lock.
 //! - **History** is an append-only log of events cut into chunks of
@@ -49,7 +49,9 @@
 //!   `r` is found by arithmetic. The log keeps at least [`Config::history`]
 //!   events; older chunks are dropped as new ones fill up. That is the
 //!   automatic compaction: reads and watches before the oldest retained
-//!   revision fail with [`Error::Compacted`].
+//!   revision fail with [`Error::Compacted`]. Each event is built once, as
+//!   the `Arc<Event>` every watcher will be handed; its keys share the live
+//!   key's allocation.
 //! - **Reads at a past revision** start from the current keys and undo the
 //!   newer events of the range with their `prev` values, so a paginated list
 //!   keeps the revision of its first page for as long as that revision is
@@ -57,8 +59,8 @@
 //! - **Watches read the shared log by cursor.** A watcher holds its position
 //!   (a revision) and the chunk it is reading; it reads published events
 //!   without taking the store's lock and without any per-watcher copy of the
-//!   history. Writers wake the watchers of a matching prefix and never wait for
-//!   them.
+//!   history. A delivery is a reference-count bump on the shared event.
+//!   Writers wake the watchers of a matching prefix and never wait for them.
 //! - **A slow watcher's buffer is its window on the shared log.** It may trail
 //!   the newest revision by as much as the retained history (at least
 //!   [`Config::history`] events); when the events it still needs have been
@@ -85,7 +87,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 use super::{
-    Error, Event, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Store,
+    Error, Event, EventKind, Key, KeyValue, ListOptions, ListResult, Result, Revision, Store,
     WatchStream, DEFAULT_MAX_VALUE_BYTES,
 };
 
@@ -165,7 +167,7 @@ struct Shared {
     spare: Mutex<Option<Slots>>,
 }
 
-type Slots = Box<[OnceLock<LogEvent>]>;
+type Slots = Box<[OnceLock<Arc<Event>>]>;
 
 /// A key's state at some revision, without the key.
 #[derive(Clone, Debug)]
@@ -178,7 +180,7 @@ struct Record {
 
 impl Record {
     #[inline]
-    fn to_kv(&self, key: String) -> KeyValue {
+    fn to_kv(&self, key: Key) -> KeyValue {
         KeyValue {
             key,
             value: self.value.clone(),
@@ -191,44 +193,22 @@ impl Record {
 
 /// A live key.
 struct Slot {
-    key: Arc<str>,
+    key: Key,
     record: Record,
 }
 
-/// One entry of the history log.
-struct LogEvent {
-    kind: EventKind,
-    key: Arc<str>,
-    /// The key after the change (for a delete: empty value, zero create
-    /// revision and version, as etcd).
-    record: Record,
-    prev: Option<Record>,
+/// A key's state at a listed revision: live, or from a newer event's `prev`.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Live(&'a Record),
+    Past(&'a KeyValue),
 }
 
-impl LogEvent {
-    fn revision(&self) -> Revision {
-        self.record.mod_revision
-    }
-
-    #[inline]
-    fn to_event(&self) -> Event {
-        let record = &self.record;
-        Event {
-            kind: self.kind,
-            prev: self.prev.as_ref().map(|p| KeyValue {
-                key: String::from(&*self.key),
-                value: p.value.clone(),
-                create_revision: p.create_revision,
-                mod_revision: p.mod_revision,
-                version: p.version,
-            }),
-            kv: KeyValue {
-                key: String::from(&*self.key),
-                value: record.value.clone(),
-                create_revision: record.create_revision,
-                mod_revision: record.mod_revision,
-                version: record.version,
-            },
+impl At<'_> {
+    fn to_kv(self, key: &Key) -> KeyValue {
+        match self {
+            At::Live(record) => record.to_kv(key.clone()),
+            At::Past(kv) => kv.clone(),
         }
     }
 }
@@ -249,7 +229,7 @@ impl Chunk {
     }
 
     /// The event of `revision`, if it is in this chunk and published.
-    fn get(&self, revision: Revision) -> Option<&LogEvent> {
+    fn get(&self, revision: Revision) -> Option<&Arc<Event>> {
         let index = usize::try_from(revision.checked_sub(self.base)?).ok()?;
         self.slots.get(index)?.get()
     }
@@ -367,9 +347,9 @@ struct State {
     revision: Revision,
     /// The revision of the last explicit `compact`.
     compacted: Revision,
-    keys: HashMap<Arc<str>, Slot, KeyHasher>,
+    keys: HashMap<Key, Slot, KeyHasher>,
     /// The live keys in order, for `list`.
-    index: BTreeSet<Arc<str>>,
+    index: BTreeSet<Key>,
     log: VecDeque<Arc<Chunk>>,
     /// Watch groups with their watcher counts; a copy of the groups alone is
     /// published in `notify` for writers to wake outside the lock.
@@ -394,14 +374,14 @@ impl State {
         self.log.get(usize::try_from(offset / CHUNK_REVS).ok()?)
     }
 
-    fn event(&self, revision: Revision) -> Option<&LogEvent> {
+    fn event(&self, revision: Revision) -> Option<&Arc<Event>> {
         self.chunk_for(revision)?.get(revision)
     }
 
     /// Append the event of the next revision and drop history beyond the
     /// retention; returns the dropped chunks so they are freed after the lock
     /// is released, and the groups to wake.
-    fn append(&mut self, event: LogEvent, shared: &Shared) -> Appended {
+    fn append(&mut self, event: Arc<Event>, shared: &Shared) -> Appended {
         let history = shared.config.history;
         let revision = event.revision();
         debug_assert_eq!(revision, self.revision + 1);
@@ -440,6 +420,65 @@ impl State {
 
     fn publish_groups(&mut self) {
         self.notify = self.groups.iter().map(|(g, _)| g.clone()).collect();
+    }
+
+    /// Write a key that is absent (the caller checked).
+    fn insert(&mut self, key: &str, value: Bytes, shared: &Shared) -> (KeyValue, Appended) {
+        let revision = self.revision + 1;
+        let record = Record {
+            value,
+            create_revision: revision,
+            mod_revision: revision,
+            version: 1,
+        };
+        let key = Key::from(key);
+        self.index.insert(key.clone());
+        let kv = record.to_kv(key.clone());
+        self.keys.insert(key.clone(), Slot { key, record });
+        let event = Arc::new(Event {
+            kind: EventKind::Put,
+            kv: kv.clone(),
+            prev: None,
+        });
+        (kv, self.append(event, shared))
+    }
+
+    /// Replace the value of a live key, if `expected` is given only when its
+    /// `mod_revision` matches.
+    fn replace(
+        &mut self,
+        key: &str,
+        value: Bytes,
+        expected: Option<Revision>,
+        shared: &Shared,
+    ) -> Result<(KeyValue, Appended)> {
+        let revision = self.revision + 1;
+        let Some(slot) = self.keys.get_mut(key) else {
+            return Err(not_found(key));
+        };
+        if let Some(expected) = expected {
+            if slot.record.mod_revision != expected {
+                return Err(Error::Conflict {
+                    key: key.to_owned(),
+                    expected,
+                    current: slot.record.mod_revision,
+                });
+            }
+        }
+        let record = Record {
+            value,
+            create_revision: slot.record.create_revision,
+            mod_revision: revision,
+            version: slot.record.version + 1,
+        };
+        let prev = std::mem::replace(&mut slot.record, record.clone());
+        let kv = record.to_kv(slot.key.clone());
+        let event = Arc::new(Event {
+            kind: EventKind::Put,
+            kv: kv.clone(),
+            prev: Some(prev.to_kv(slot.key.clone())),
+        });
+        Ok((kv, self.append(event, shared)))
     }
 }
 
@@ -527,7 +566,7 @@ impl MemoryStore {
         check_key(key)?;
         let state = self.shared.lock();
         match state.keys.get(key) {
-            Some(slot) => Ok(slot.record.to_kv(key.to_owned())),
+            Some(slot) => Ok(slot.record.to_kv(slot.key.clone())),
             None => Err(not_found(key)),
         }
     }
@@ -535,36 +574,25 @@ impl MemoryStore {
     fn do_create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
         self.check_write(key, &value)?;
         let mut guard = self.shared.lock();
-        let state = &mut *guard;
-        if state.keys.contains_key(key) {
+        if guard.keys.contains_key(key) {
             return Err(Error::AlreadyExists {
                 key: key.to_owned(),
             });
         }
-        let revision = state.revision + 1;
-        let record = Record {
-            value,
-            create_revision: revision,
-            mod_revision: revision,
-            version: 1,
+        let (kv, appended) = guard.insert(key, value, &self.shared);
+        drop(guard);
+        appended.finish(&self.shared, key);
+        Ok(kv)
+    }
+
+    fn do_put(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.check_write(key, &value)?;
+        let mut guard = self.shared.lock();
+        let (kv, appended) = if guard.keys.contains_key(key) {
+            guard.replace(key, value, None, &self.shared)?
+        } else {
+            guard.insert(key, value, &self.shared)
         };
-        let shared_key: Arc<str> = Arc::from(key);
-        state.index.insert(shared_key.clone());
-        state.keys.insert(
-            shared_key.clone(),
-            Slot {
-                key: shared_key.clone(),
-                record: record.clone(),
-            },
-        );
-        let kv = record.to_kv(key.to_owned());
-        let event = LogEvent {
-            kind: EventKind::Put,
-            key: shared_key,
-            record,
-            prev: None,
-        };
-        let appended = state.append(event, &self.shared);
         drop(guard);
         appended.finish(&self.shared, key);
         Ok(kv)
@@ -573,33 +601,7 @@ impl MemoryStore {
     fn do_update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
         self.check_write(key, &value)?;
         let mut guard = self.shared.lock();
-        let state = &mut *guard;
-        let Some(slot) = state.keys.get_mut(key) else {
-            return Err(not_found(key));
-        };
-        if slot.record.mod_revision != expected {
-            return Err(Error::Conflict {
-                key: key.to_owned(),
-                expected,
-                current: slot.record.mod_revision,
-            });
-        }
-        let revision = state.revision + 1;
-        let record = Record {
-            value,
-            create_revision: slot.record.create_revision,
-            mod_revision: revision,
-            version: slot.record.version + 1,
-        };
-        let prev = std::mem::replace(&mut slot.record, record.clone());
-        let kv = record.to_kv(key.to_owned());
-        let event = LogEvent {
-            kind: EventKind::Put,
-            key: slot.key.clone(),
-            record,
-            prev: Some(prev),
-        };
-        let appended = state.append(event, &self.shared);
+        let (kv, appended) = guard.replace(key, value, Some(expected), &self.shared)?;
         drop(guard);
         appended.finish(&self.shared, key);
         Ok(kv)
@@ -626,22 +628,22 @@ impl MemoryStore {
         };
         state.index.remove(key);
         let revision = state.revision + 1;
-        let kv = slot.record.to_kv(key.to_owned());
-        let event = LogEvent {
+        let prev = slot.record.to_kv(slot.key.clone());
+        let event = Arc::new(Event {
             kind: EventKind::Delete,
-            key: slot.key,
-            record: Record {
+            kv: KeyValue {
+                key: slot.key,
                 value: Bytes::new(),
                 create_revision: 0,
                 mod_revision: revision,
                 version: 0,
             },
-            prev: Some(slot.record),
-        };
+            prev: Some(prev.clone()),
+        });
         let appended = state.append(event, &self.shared);
         drop(guard);
         appended.finish(&self.shared, key);
-        Ok(kv)
+        Ok(prev)
     }
 
     fn do_list(&self, prefix: &str, options: &ListOptions) -> Result<ListResult> {
@@ -692,12 +694,13 @@ impl MemoryStore {
         };
         // The keys written after `at`, with their state at `at` (None: absent).
         // Walking back, the oldest newer event's `prev` is written last.
-        let mut undo: BTreeMap<&str, Option<&Record>> = BTreeMap::new();
+        let mut undo: BTreeMap<&str, (&Key, Option<At<'_>>)> = BTreeMap::new();
         let mut revision = current;
         while revision > at {
             if let Some(event) = state.event(revision) {
-                if in_range(&event.key) {
-                    undo.insert(&event.key, event.prev.as_ref());
+                let key = &event.kv.key;
+                if in_range(key) {
+                    undo.insert(key, (key, event.prev.as_ref().map(At::Past)));
                 }
             }
             revision -= 1;
@@ -705,9 +708,8 @@ impl MemoryStore {
         let live = state
             .index
             .range::<str, _>((lower, Bound::Unbounded))
-            .map(|k| &**k)
             .take_while(|k| k.starts_with(prefix))
-            .map(|k| (k, state.keys.get(k).map(|s| &s.record)));
+            .map(|k| (k, state.keys.get(k.as_str()).map(|s| At::Live(&s.record))));
         let mut merged = Merge {
             live: live.peekable(),
             undo: undo.into_iter().peekable(),
@@ -726,7 +728,7 @@ impl MemoryStore {
                 continue_token = items.last().map(|kv: &KeyValue| encode_token(at, &kv.key));
                 break;
             }
-            items.push(record.to_kv(key.to_owned()));
+            items.push(record.to_kv(key));
         }
         if continue_token.is_some() {
             remaining += merged.count() as i64;
@@ -855,6 +857,10 @@ impl Store for MemoryStore {
         self.do_create(key, value)
     }
 
+    async fn put(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.do_put(key, value)
+    }
+
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
         self.do_update(key, value, expected)
     }
@@ -975,13 +981,15 @@ impl std::hash::Hasher for KeyHash {
 
 /// Merges the live keys of a range with the undo map of a past read, in key
 /// order; yields the keys present at the read revision.
-struct Merge<'a, L: Iterator<Item = (&'a str, Option<&'a Record>)>> {
+struct Merge<'a, L: Iterator<Item = (&'a Key, Option<At<'a>>)>> {
     live: std::iter::Peekable<L>,
-    undo: std::iter::Peekable<std::collections::btree_map::IntoIter<&'a str, Option<&'a Record>>>,
+    undo: std::iter::Peekable<
+        std::collections::btree_map::IntoIter<&'a str, (&'a Key, Option<At<'a>>)>,
+    >,
 }
 
-impl<'a, L: Iterator<Item = (&'a str, Option<&'a Record>)>> Iterator for Merge<'a, L> {
-    type Item = (&'a str, &'a Record);
+impl<'a, L: Iterator<Item = (&'a Key, Option<At<'a>>)>> Iterator for Merge<'a, L> {
+    type Item = (&'a Key, At<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -990,22 +998,22 @@ impl<'a, L: Iterator<Item = (&'a str, Option<&'a Record>)>> Iterator for Merge<'
                 (Some(_), None) => false,
                 (None, Some(_)) => true,
                 (Some((l, _)), Some((u, _))) => {
-                    if l == u {
+                    if l.as_str() == *u {
                         // The past state wins over the live one.
                         self.live.next();
                         true
                     } else {
-                        u < l
+                        *u < l.as_str()
                     }
                 }
             };
-            let (key, record) = if take_undo {
-                self.undo.next()?
+            let (key, at) = if take_undo {
+                self.undo.next()?.1
             } else {
                 self.live.next()?
             };
-            if let Some(record) = record {
-                return Some((key, record));
+            if let Some(at) = at {
+                return Some((key, at));
             }
         }
     }
@@ -1080,7 +1088,7 @@ impl Cursor {
                         return Step::Empty;
                     };
                     self.next += 1;
-                    if event.key.starts_with(prefix) {
+                    if event.kv.key.starts_with(prefix) {
                         return Step::Event;
                     }
                     skipped += 1;
@@ -1103,7 +1111,7 @@ impl Cursor {
     }
 
     /// The event just stepped over.
-    fn last(&self) -> Option<&LogEvent> {
+    fn last(&self) -> Option<&Arc<Event>> {
         self.chunk.as_ref()?.get(self.next - 1)
     }
 }
@@ -1125,7 +1133,7 @@ struct Watch {
 }
 
 impl Stream for Watch {
-    type Item = Result<Event>;
+    type Item = Result<Arc<Event>>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -1137,10 +1145,8 @@ impl Stream for Watch {
         loop {
             match w.cursor.step(&w.shared, &w.group.prefix) {
                 Step::Event => {
-                    // Built in place: an `Event` is big enough that moving it
-                    // between frames shows in fan-out profiles.
                     if let Some(event) = w.cursor.last() {
-                        return Poll::Ready(Some(Ok(event.to_event())));
+                        return Poll::Ready(Some(Ok(event.clone())));
                     }
                 }
                 Step::Lagged(revision) => {
@@ -1280,7 +1286,7 @@ mod tests {
         for revision in from + 1..=last {
             let event = watch.next().await.unwrap().unwrap();
             assert_eq!(event.revision(), revision);
-            assert_eq!(event.prev.unwrap().mod_revision, revision - 1);
+            assert_eq!(event.prev.as_ref().unwrap().mod_revision, revision - 1);
         }
     }
 
@@ -1307,7 +1313,7 @@ mod tests {
             match watch.next().await.unwrap() {
                 Ok(event) => {
                     assert_eq!(event.revision(), expected);
-                    assert_eq!(event.prev.unwrap().mod_revision, expected - 1);
+                    assert_eq!(event.prev.as_ref().unwrap().mod_revision, expected - 1);
                     expected += 1;
                 }
                 Err(Error::Lagged { revision }) => {

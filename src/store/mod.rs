@@ -7,7 +7,7 @@
 //!
 //! # Guarantees (every backend)
 //!
-//! - **One global revision.** Every successful write (create, update, delete)
+//! - **One global revision.** Every successful write (create, put, update, delete)
 //!   advances a single counter; revisions are strictly increasing. A key's
 //!   `mod_revision` is the revision of its last write, and that is what the API
 //!   server exposes as `resourceVersion`.
@@ -23,6 +23,10 @@
 //!   when it overflows, its stream ends with [`Error::Lagged`], which tells the
 //!   consumer to list again and watch from the list's revision. Events are
 //!   never dropped silently.
+//! - **Cheap to share.** Keys are [`Key`]s and values [`Bytes`]: both are
+//!   reference counted, so cloning a [`KeyValue`] allocates nothing. A watch
+//!   yields each event as an [`Arc<Event>`](Event): every watcher of a change
+//!   shares one event.
 //! - **Bounded values.** Values over the size limit (1.5 MiB by default, as
 //!   etcd) are refused with [`Error::TooLarge`].
 //!
@@ -35,7 +39,35 @@
 //!
 //! Every backend must pass `store::conformance` (feature `test-util`), the
 //! suite that checks the guarantees above.
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use futures::StreamExt;
+//! use keelson::store::{EventKind, MemoryStore, Store};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), keelson::store::Error> {
+//! let store = MemoryStore::new();
+//! let mut watch = store.watch("/pods/", 0).await?;
+//! let first = store.put("/pods/web-0", Bytes::from_static(b"v1")).await?;
+//! let second = store.put("/pods/web-0", Bytes::from_static(b"v2")).await?;
+//! assert_eq!((first.version, second.version), (1, 2));
+//!
+//! let created = watch.next().await.expect("open")?;
+//! assert_eq!(created.kind, EventKind::Put);
+//! assert_eq!(created.kv.key, "/pods/web-0");
+//! let replaced = watch.next().await.expect("open")?;
+//! assert_eq!(replaced.prev.as_ref(), Some(&first));
+//! # Ok(())
+//! # }
+//! ```
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
 use std::pin::Pin;
+use std::sync::Arc;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
@@ -62,11 +94,153 @@ pub type Revision = i64;
 /// `--max-request-bytes`.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1536 * 1024;
 
+/// A key: an immutable, reference-counted string, so that the key-values
+/// and events of one key share it and a clone is a reference-count bump.
+///
+/// Dereferences to `str` and compares with `str`, `&str` and `String`.
+///
+/// ```
+/// use keelson::store::Key;
+///
+/// let key = Key::from("/registry/pods/default/web-0");
+/// let again = key.clone(); // no allocation
+/// assert_eq!(again, "/registry/pods/default/web-0");
+/// assert!(key.starts_with("/registry/pods/"));
+/// let owned: String = key.into();
+/// assert_eq!(owned, "/registry/pods/default/web-0");
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key(Arc<str>);
+
+impl Key {
+    /// The key as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Key {
+    fn default() -> Self {
+        Key(Arc::from(""))
+    }
+}
+
+impl Deref for Key {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Key {
+    fn from(key: &str) -> Self {
+        Key(Arc::from(key))
+    }
+}
+
+impl From<String> for Key {
+    fn from(key: String) -> Self {
+        Key(Arc::from(key))
+    }
+}
+
+impl From<&String> for Key {
+    fn from(key: &String) -> Self {
+        Key(Arc::from(key.as_str()))
+    }
+}
+
+impl From<Arc<str>> for Key {
+    fn from(key: Arc<str>) -> Self {
+        Key(key)
+    }
+}
+
+impl From<Key> for Arc<str> {
+    fn from(key: Key) -> Self {
+        key.0
+    }
+}
+
+impl From<Key> for String {
+    fn from(key: Key) -> Self {
+        String::from(&*key.0)
+    }
+}
+
+impl PartialEq<str> for Key {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Key {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Key {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<Key> for str {
+    fn eq(&self, other: &Key) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Key> for &str {
+    fn eq(&self, other: &Key) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Key> for String {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_str() == &*other.0
+    }
+}
+
 /// One key with its value and revisions, as etcd's `mvccpb.KeyValue`.
+/// Cloning is cheap: reference-count bumps, no allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyValue {
     /// The full key.
-    pub key: String,
+    pub key: Key,
     /// The value; cheap to clone.
     pub value: Bytes,
     /// The revision at which the key was created (since its last deletion).
@@ -86,7 +260,7 @@ pub enum EventKind {
     Delete,
 }
 
-/// One change, as delivered by a watch.
+/// One change, as delivered by a watch (shared: see [`WatchStream`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// Put or delete.
@@ -157,7 +331,13 @@ pub struct ListResult {
 
 /// A watch: a stream of events in revision order. It ends with an error when
 /// the watcher lagged ([`Error::Lagged`]) or the backend failed.
-pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Event>> + Send>>;
+///
+/// Events are shared: a backend hands every watcher of a change the same
+/// `Arc<Event>`, so fanning an event out to many watchers costs a
+/// reference-count bump per watcher. Read fields through the `Arc`; clone a
+/// field (cheap: see [`KeyValue`]) or the event
+/// ([`Arc::unwrap_or_clone`]) to own it.
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Arc<Event>>> + Send>>;
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
@@ -256,6 +436,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Create a key; fails with [`Error::AlreadyExists`] if it exists.
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue>;
+
+    /// Create a key or replace its value, whatever its revision (etcd's
+    /// `Put`). Returns the new key-value: on a create `version` is 1 and
+    /// `create_revision == mod_revision`; on a replace `create_revision` is
+    /// kept and `version` goes up by one. The watch event carries the
+    /// replaced key-value as `prev` (none on a create).
+    async fn put(&self, key: &str, value: Bytes) -> Result<KeyValue>;
 
     /// Replace a key's value if its `mod_revision` is `expected`; fails with
     /// [`Error::Conflict`] otherwise and [`Error::NotFound`] if it is absent.

@@ -40,7 +40,7 @@ fn bytes(s: &str) -> Bytes {
 }
 
 /// The next item of a watch, failing the test after 10 s.
-async fn next(watch: &mut WatchStream) -> Result<Event, Error> {
+async fn next(watch: &mut WatchStream) -> Result<Arc<Event>, Error> {
     timeout(Duration::from_secs(10), watch.next())
         .await
         .expect("watch event within 10 s")
@@ -131,7 +131,7 @@ async fn keys_live_under_the_prefix_and_come_back_without_it() {
     assert_eq!(event.kind, EventKind::Put);
     assert_eq!(event.kv.key, "/pods/x");
     assert_eq!(event.kv.value, bytes("5"));
-    assert_eq!(event.prev.expect("prev").value, bytes("1"));
+    assert_eq!(event.prev.as_ref().expect("prev").value, bytes("1"));
     assert_quiet(&mut watch).await;
 }
 
@@ -240,7 +240,7 @@ async fn continue_tokens_page_through_one_revision() {
         .await
         .expect("create");
 
-    let mut keys: Vec<String> = first.items.iter().map(|kv| kv.key.clone()).collect();
+    let mut keys: Vec<String> = first.items.iter().map(|kv| kv.key.to_string()).collect();
     let mut token = Some(token);
     let mut pages = 1;
     while let Some(t) = token {
@@ -253,7 +253,7 @@ async fn continue_tokens_page_through_one_revision() {
             "pages keep the first revision"
         );
         assert!(page.items.len() <= 4);
-        keys.extend(page.items.iter().map(|kv| kv.key.clone()));
+        keys.extend(page.items.iter().map(|kv| kv.key.to_string()));
         token = page.continue_token;
         pages += 1;
     }
@@ -488,7 +488,7 @@ async fn watch_delivers_history_and_live_events_with_previous_values() {
     );
     let e2 = next(&mut watch).await.expect("event");
     assert_eq!(e2.revision(), a2.mod_revision);
-    assert_eq!(e2.prev.expect("prev").value, bytes("1"));
+    assert_eq!(e2.prev.as_ref().expect("prev").value, bytes("1"));
     let e3 = next(&mut watch).await.expect("event");
     assert_eq!(e3.kind, EventKind::Delete);
     assert_eq!(e3.kv.key, "/w/a");
@@ -758,7 +758,7 @@ async fn killing_the_leader_loses_no_acknowledged_write_and_no_watch_event() {
     let present: BTreeMap<String, Revision> = listed
         .items
         .iter()
-        .map(|kv| (kv.key.clone(), kv.mod_revision))
+        .map(|kv| (kv.key.to_string(), kv.mod_revision))
         .collect();
     for (key, revision) in &acknowledged {
         assert_eq!(
@@ -825,7 +825,7 @@ async fn consume(
             item = watch.next() => match item {
                 Some(Ok(event)) => {
                     assert_eq!(event.kind, EventKind::Put);
-                    seen.push((event.revision(), event.kv.key));
+                    seen.push((event.revision(), event.kv.key.to_string()));
                 }
                 Some(Err(err)) => return (Err(err), watch),
                 None => return (Err(Error::Unsupported("watch ended")), watch),

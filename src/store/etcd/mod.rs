@@ -59,6 +59,7 @@
 //! | keys | `prefix + key`; the prefix is stripped from every key returned |
 //! | revisions | etcd's global revision; `mod_revision`, `create_revision` and `version` are etcd's |
 //! | [`create`](Store::create) | `Txn(create_revision(key) == 0) → Put`, else [`Error::AlreadyExists`] |
+//! | [`put`](Store::put) | `Put` with `prev_kv`: the previous key-value gives the new `create_revision` and `version` |
 //! | [`update`](Store::update) | `Txn(mod_revision(key) == expected) → Put` (and `create_revision(key) > 0` when `expected` is 0), else a read tells [`Error::Conflict`] (with the current revision) from [`Error::NotFound`] |
 //! | [`delete`](Store::delete) | `DeleteRange` with `prev_kv`, inside the same kind of transaction when a revision is expected |
 //! | [`list`](Store::list) | `Range` over the prefix with `limit`, at the revision of the first page; the continue token holds the next key and that revision |
@@ -135,7 +136,7 @@ use tokio::time::{timeout, Instant};
 use tracing::{debug, warn};
 
 use super::{
-    Error, KeyValue, ListOptions, ListResult, Result, Revision, Store, WatchStream,
+    Error, Key, KeyValue, ListOptions, ListResult, Result, Revision, Store, WatchStream,
     DEFAULT_MAX_VALUE_BYTES,
 };
 use retry::{classify, timeout_at, Backoff, Failed, Kind, Retry};
@@ -367,16 +368,16 @@ impl EtcdStore {
         full
     }
 
-    fn user_key(&self, full: &[u8]) -> String {
+    fn user_key(&self, full: &[u8]) -> Key {
         let key = full
             .strip_prefix(self.inner.prefix.as_slice())
             .unwrap_or(full);
         match std::str::from_utf8(key) {
-            Ok(key) => key.to_owned(),
+            Ok(key) => Key::from(key),
             Err(_) => {
                 // Only another writer can put such a key under our prefix.
                 warn!(key = ?key, "etcd key is not UTF-8");
-                String::from_utf8_lossy(key).into_owned()
+                Key::from(String::from_utf8_lossy(key).into_owned())
             }
         }
     }
@@ -707,11 +708,52 @@ impl Store for EtcdStore {
         }
         let revision = header_revision(resp.header())?;
         Ok(KeyValue {
-            key: key.to_owned(),
+            key: Key::from(key),
             value,
             create_revision: revision,
             mod_revision: revision,
             version: 1,
+        })
+    }
+
+    async fn put(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        validate_key(key)?;
+        self.check_size(key, &value)?;
+        let full = self.full_key(key);
+        let bytes = value.to_vec();
+        // A plain put, as cheap as etcd writes get; the previous key-value
+        // (read in the same apply) gives the new create revision and version.
+        let resp = self
+            .call(Retry::Write, |mut kv| {
+                let (full, bytes) = (full.clone(), bytes.clone());
+                async move {
+                    kv.put(full, bytes, Some(PutOptions::new().with_prev_key()))
+                        .await
+                }
+            })
+            .await;
+        let resp = match resp {
+            Ok(resp) => resp,
+            Err(Failed::Etcd(_, Kind::TooLarge)) => {
+                return Err(Error::TooLarge {
+                    key: key.to_owned(),
+                    size: value.len(),
+                    limit: self.inner.config.max_value_bytes,
+                })
+            }
+            Err(failed) => return Err(self.failure("put", failed, 0).await),
+        };
+        let revision = header_revision(resp.header())?;
+        let (create_revision, version) = match resp.prev_key() {
+            Some(prev) => (prev.create_revision(), prev.version() + 1),
+            None => (revision, 1),
+        };
+        Ok(KeyValue {
+            key: Key::from(key),
+            value,
+            create_revision,
+            mod_revision: revision,
+            version,
         })
     }
 
@@ -769,7 +811,7 @@ impl Store for EtcdStore {
             None => (revision, 1),
         };
         Ok(KeyValue {
-            key: key.to_owned(),
+            key: Key::from(key),
             value,
             create_revision,
             mod_revision: revision,

@@ -290,14 +290,14 @@ struct EventStream {
 }
 
 impl Stream for EventStream {
-    type Item = Result<Event>;
+    type Item = Result<Arc<Event>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
             return Poll::Ready(None);
         }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(event))),
+            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(Arc::new(event)))),
             Poll::Ready(None) => {
                 self.done = true;
                 // The pump always records why it stopped; if it could not
