@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use super::{Action, Reconciler};
@@ -30,8 +29,9 @@ use crate::api::{AnyObject, ApiResource, Resource, Scope};
 use crate::informer::{Event, InformerFactory, Object, ObjectKey, SharedInformer, WorkQueue};
 
 type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
-/// Starts feeding the queue from one informer; returns the feeding task.
-type Trigger = Box<dyn FnOnce(WorkQueue<ObjectKey>) -> JoinHandle<()> + Send>;
+/// Feeds the queue from one informer (the future runs as a task).
+type Trigger =
+    Box<dyn FnOnce(WorkQueue<ObjectKey>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 /// Waits for one informer's cache.
 type SyncWait = Pin<Box<dyn Future<Output = Result<(), crate::informer::Error>> + Send>>;
 
@@ -161,7 +161,7 @@ impl<K: Object> Controller<K> {
         self.add_sync(&informer);
         self.triggers.push(Box::new(move |queue| {
             let mut sub = informer.subscribe();
-            tokio::spawn(async move {
+            Box::pin(async move {
                 while let Some(event) = sub.recv().await {
                     for key in owner_keys(&owner, &event) {
                         queue.add(key);
@@ -191,7 +191,7 @@ impl<K: Object> Controller<K> {
         self.add_sync(&informer);
         self.triggers.push(Box::new(move |queue| {
             let mut sub = informer.subscribe();
-            tokio::spawn(async move {
+            Box::pin(async move {
                 while let Some(event) = sub.recv().await {
                     let mut keys = mapper(event.object());
                     if let Event::Updated { old, new } = &event {
@@ -271,21 +271,24 @@ impl<K: Object> Controller<K> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
         // Feed the queue: the primary kind's own events, then the mapped ones.
-        let mut feeders = Vec::with_capacity(triggers.len() + 1);
+        // JoinSets abort their tasks when dropped: if this future is dropped
+        // (say, by a leader that lost its lease), nothing keeps running.
+        let mut feeders = tokio::task::JoinSet::new();
         let mut sub = match resync {
             Some(p) => primary.subscribe_with_resync(p),
             None => primary.subscribe(),
         };
-        feeders.push(tokio::spawn({
+        feeders.spawn({
             let queue = queue.clone();
             async move {
                 while let Some(event) = sub.recv().await {
                     queue.add(event.key());
                 }
             }
-        }));
+        });
         for t in triggers {
-            feeders.push(t(queue.clone()));
+            let feed = t(queue.clone());
+            feeders.spawn(feed);
         }
         factory.start();
         primary.start();
@@ -312,7 +315,7 @@ impl<K: Object> Controller<K> {
 
         let reconciler = Arc::new(reconciler);
         let cache = primary.cache();
-        let mut workers = Vec::with_capacity(concurrency);
+        let mut workers = tokio::task::JoinSet::new();
         if !*stop_tx.borrow() {
             for _ in 0..concurrency {
                 let queue = queue.clone();
@@ -321,7 +324,7 @@ impl<K: Object> Controller<K> {
                 let metrics = metrics.clone();
                 let name = name.clone();
                 let mut stop = stop_rx.clone();
-                workers.push(tokio::spawn(async move {
+                workers.spawn(async move {
                     loop {
                         let key = tokio::select! {
                             biased;
@@ -364,18 +367,14 @@ impl<K: Object> Controller<K> {
                         queue.done(&key);
                         metrics.set_depth(queue.len());
                     }
-                }));
+                });
             }
             shutdown.await;
             let _ = stop_tx.send(true);
         }
         queue.shut_down();
-        for w in workers {
-            let _ = w.await;
-        }
-        for f in feeders {
-            f.abort();
-        }
+        while workers.join_next().await.is_some() {}
+        feeders.abort_all();
         drop(stop_rx);
     }
 }

@@ -228,17 +228,21 @@ impl GarbageCollector {
             attempt_orphan: WorkQueue::new(),
             crd_tasks: Mutex::new(Vec::new()),
         });
-        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        // Aborts the feeding tasks however `run` ends, even when dropped.
+        let mut tasks = AbortOnDrop {
+            inner: inner.clone(),
+            handles: Vec::new(),
+        };
         for r in &resources {
             if let Some(t) = inner.watch(r) {
-                tasks.push(t);
+                tasks.handles.push(t);
             }
         }
         let crds = custom_resources.then(|| factory.informer::<CustomResourceDefinition>());
         if let Some(crds) = &crds {
             let mut sub = crds.subscribe();
             let inner = inner.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.handles.push(tokio::spawn(async move {
                 while let Some(event) = sub.recv().await {
                     if let Event::Added(crd) | Event::Updated { new: crd, .. } = event {
                         inner.watch_crd(&crd);
@@ -274,35 +278,51 @@ impl GarbageCollector {
             () = &mut shutdown => true,
         };
 
-        let mut workers_tasks = Vec::new();
+        let mut workers_tasks = tokio::task::JoinSet::new();
         if !stopped {
             tracing::info!("garbage collector: graph synced, collecting");
             for _ in 0..workers {
-                workers_tasks.push(tokio::spawn(work(
+                workers_tasks.spawn(work(
                     inner.clone(),
                     inner.attempt_delete.clone(),
                     Inner::attempt_to_delete,
-                )));
-                workers_tasks.push(tokio::spawn(work(
+                ));
+                workers_tasks.spawn(work(
                     inner.clone(),
                     inner.attempt_orphan.clone(),
                     Inner::attempt_to_orphan,
-                )));
+                ));
             }
             shutdown.await;
         }
         inner.attempt_delete.shut_down();
         inner.attempt_orphan.shut_down();
-        for w in workers_tasks {
-            let _ = w.await;
+        while workers_tasks.join_next().await.is_some() {}
+        drop(tasks);
+    }
+}
+
+/// The collector's feeding tasks, and those of its custom kinds: aborted
+/// when `run` returns or is dropped.
+struct AbortOnDrop {
+    inner: Arc<Inner>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for h in &self.handles {
+            h.abort();
         }
-        for t in tasks {
-            t.abort();
-        }
-        let crd_tasks =
-            std::mem::take(&mut *inner.crd_tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        for t in crd_tasks {
-            t.abort();
+        let crd_tasks = std::mem::take(
+            &mut *self
+                .inner
+                .crd_tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for h in crd_tasks {
+            h.abort();
         }
     }
 }

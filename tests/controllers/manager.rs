@@ -199,3 +199,24 @@ async fn with_leader_election_one_of_two_managers_acts_and_the_other_takes_over(
     .await;
     follower.stop().await;
 }
+
+#[tokio::test]
+async fn dropping_the_manager_stops_every_controller() {
+    let server = ApiServer::in_memory().await.unwrap();
+    let client = LocalClient::new(&server);
+    let deployments: Api<Deployment> = Api::namespaced(&client, "default");
+    let task = tokio::spawn(ControllerManager::new(&client).run(futures::future::pending()));
+    deployments.create(&deployment("before", 1)).await.unwrap();
+    until("the controllers act", async || {
+        counts(&client).await == (1, 1)
+    })
+    .await;
+
+    // Aborting the task drops the manager's future (as a leader whose grace
+    // period ran out does): no controller task may keep acting.
+    task.abort();
+    let _ = task.await;
+    deployments.create(&deployment("after", 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(counts(&client).await, (1, 1), "a controller kept running");
+}
