@@ -279,6 +279,7 @@ impl ApiServer {
         opts: &WriteOptions,
         user: &UserInfo,
     ) -> Result<Written> {
+        write_yield_point().await;
         let ep = self.endpoint(t)?;
         match t.subresource.as_str() {
             "" => {}
@@ -807,6 +808,7 @@ impl ApiServer {
         user: &UserInfo,
         mut make: MakeObject<'_>,
     ) -> Result<Written> {
+        write_yield_point().await;
         let info = ep.storage.info.clone();
         let storage = &ep.storage;
         let key = self.key_of(storage, t)?;
@@ -1232,6 +1234,7 @@ impl ApiServer {
         opts: &DeleteOptions,
         user: &UserInfo,
     ) -> Result<Deleted> {
+        write_yield_point().await;
         let ep = self.endpoint(t)?;
         if !t.subresource.is_empty() {
             return Err(Error::method_not_allowed(format!(
@@ -1447,6 +1450,18 @@ impl Endpoint {
             obj
         }
     }
+}
+
+/// Every write spends a unit of the task's cooperative budget. An
+/// in-process caller writing in a loop whose writes never wait (the memory
+/// store answers at once) would otherwise keep its worker thread forever,
+/// and the tasks it wakes — the watch-cache dispatcher above all, which
+/// sits in that worker's LIFO slot — would starve until the store's history
+/// no longer holds the events they missed, forcing a full relist. With the
+/// budget, the caller yields every so many writes (tokio's budget is 128)
+/// and the dispatcher keeps up.
+async fn write_yield_point() {
+    tokio::task::consume_budget().await;
 }
 
 fn generate_name(base: &str) -> Str {

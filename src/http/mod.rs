@@ -48,6 +48,7 @@
 //! [`ApiServer`]: crate::apiserver::ApiServer
 
 mod client;
+mod coalesce;
 mod discovery;
 mod kubeconfig;
 mod protobuf;
