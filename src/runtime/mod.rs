@@ -43,7 +43,7 @@ pub mod logs;
 pub mod process;
 pub use process::{ImageCatalog, ImageEntry, ProcessRuntime, ProcessRuntimeConfig};
 #[cfg(feature = "cri")]
-mod cri;
+pub mod cri;
 #[cfg(feature = "cri")]
 pub use cri::CriRuntime;
 #[cfg(feature = "test-util")]
