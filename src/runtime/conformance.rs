@@ -237,8 +237,14 @@ pub async fn version_and_status<R: ContainerRuntime>(runtime: &R) {
 pub async fn sandbox_lifecycle<R: ContainerRuntime>(runtime: &R, capabilities: &Capabilities) {
     let logs = log_dir();
     let config = pod("sandbox", logs.path());
-    let id = runtime.run_pod_sandbox(&config).await.expect("run_pod_sandbox");
-    let status = runtime.pod_sandbox_status(&id).await.expect("pod_sandbox_status");
+    let id = runtime
+        .run_pod_sandbox(&config)
+        .await
+        .expect("run_pod_sandbox");
+    let status = runtime
+        .pod_sandbox_status(&id)
+        .await
+        .expect("pod_sandbox_status");
     assert_eq!(status.id, id);
     assert_eq!(status.name, config.name);
     assert_eq!(status.namespace, config.namespace);
@@ -258,32 +264,63 @@ pub async fn sandbox_lifecycle<R: ContainerRuntime>(runtime: &R, capabilities: &
         id: Some(id.clone()),
         ..Default::default()
     };
-    assert_eq!(runtime.list_pod_sandboxes(&by_id).await.expect("list").len(), 1);
+    assert_eq!(
+        runtime
+            .list_pod_sandboxes(&by_id)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
     let other = SandboxFilter {
         labels: BTreeMap::from([("conformance".into(), "nobody".into())]),
         ..Default::default()
     };
-    assert!(runtime.list_pod_sandboxes(&other).await.expect("list").is_empty());
+    assert!(runtime
+        .list_pod_sandboxes(&other)
+        .await
+        .expect("list")
+        .is_empty());
 
-    runtime.stop_pod_sandbox(&id).await.expect("stop_pod_sandbox");
+    runtime
+        .stop_pod_sandbox(&id)
+        .await
+        .expect("stop_pod_sandbox");
     runtime
         .stop_pod_sandbox(&id)
         .await
         .expect("stop_pod_sandbox again is a no-op");
-    let status = runtime.pod_sandbox_status(&id).await.expect("status after stop");
+    let status = runtime
+        .pod_sandbox_status(&id)
+        .await
+        .expect("status after stop");
     assert_eq!(status.state, SandboxState::NotReady);
     let ready = SandboxFilter {
         state: Some(SandboxState::Ready),
         ..mine.clone()
     };
-    assert!(runtime.list_pod_sandboxes(&ready).await.expect("list").is_empty());
+    assert!(runtime
+        .list_pod_sandboxes(&ready)
+        .await
+        .expect("list")
+        .is_empty());
     let not_ready = SandboxFilter {
         state: Some(SandboxState::NotReady),
         ..mine.clone()
     };
-    assert_eq!(runtime.list_pod_sandboxes(&not_ready).await.expect("list").len(), 1);
+    assert_eq!(
+        runtime
+            .list_pod_sandboxes(&not_ready)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
 
-    runtime.remove_pod_sandbox(&id).await.expect("remove_pod_sandbox");
+    runtime
+        .remove_pod_sandbox(&id)
+        .await
+        .expect("remove_pod_sandbox");
     runtime
         .remove_pod_sandbox(&id)
         .await
@@ -292,7 +329,11 @@ pub async fn sandbox_lifecycle<R: ContainerRuntime>(runtime: &R, capabilities: &
         Err(Error::NotFound { .. }) => {}
         other => panic!("status of a removed sandbox: {other:?}"),
     }
-    assert!(runtime.list_pod_sandboxes(&mine).await.expect("list").is_empty());
+    assert!(runtime
+        .list_pod_sandboxes(&mine)
+        .await
+        .expect("list")
+        .is_empty());
 }
 
 /// A container runs to completion with its exit code; its log is CRI-format
@@ -304,27 +345,49 @@ pub async fn container_exit_code_and_logs<R: ContainerRuntime>(
 ) {
     let logs_dir = log_dir();
     let pod = pod("exit", logs_dir.path());
-    let sandbox = runtime.run_pod_sandbox(&pod).await.expect("run_pod_sandbox");
-    let config = container("exits", workloads, workloads.print_and_exit("hello conformance", 3));
+    let sandbox = runtime
+        .run_pod_sandbox(&pod)
+        .await
+        .expect("run_pod_sandbox");
+    let config = container(
+        "exits",
+        workloads,
+        workloads.print_and_exit("hello conformance", 3),
+    );
     let id = runtime
         .create_container(&sandbox, &config, &pod)
         .await
         .expect("create_container");
-    let created = runtime.container_status(&id).await.expect("container_status");
+    let created = runtime
+        .container_status(&id)
+        .await
+        .expect("container_status");
     assert_eq!(created.state, ContainerState::Created);
     assert_eq!(created.sandbox_id, sandbox);
     assert_eq!(created.name, "exits");
     assert!(created.started_at.is_none());
     runtime.start_container(&id).await.expect("start_container");
-    let exited = wait_for_state(runtime, &id, ContainerState::Exited, Duration::from_secs(20)).await;
+    let exited = wait_for_state(
+        runtime,
+        &id,
+        ContainerState::Exited,
+        Duration::from_secs(20),
+    )
+    .await;
     assert_eq!(exited.exit_code, Some(3), "{exited:?}");
-    assert!(exited.started_at.is_some() && exited.finished_at.is_some(), "{exited:?}");
+    assert!(
+        exited.started_at.is_some() && exited.finished_at.is_some(),
+        "{exited:?}"
+    );
     assert!(!exited.image_ref.is_empty(), "{exited:?}");
     assert_eq!(exited.labels, config.labels);
     if capabilities.log_files {
         let raw = std::fs::read(&exited.log_path)
             .unwrap_or_else(|e| panic!("reading {}: {e}", exited.log_path));
-        let records: Vec<&[u8]> = raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let records: Vec<&[u8]> = raw
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
         assert!(!records.is_empty(), "empty log {}", exited.log_path);
         for record in records {
             assert!(
@@ -336,18 +399,36 @@ pub async fn container_exit_code_and_logs<R: ContainerRuntime>(
     }
     assert_eq!(read_logs(runtime, &id).await, "hello conformance\n");
     let ok = container("succeeds", workloads, workloads.print_and_exit("ok", 0));
-    let id = runtime.create_container(&sandbox, &ok, &pod).await.expect("create");
+    let id = runtime
+        .create_container(&sandbox, &ok, &pod)
+        .await
+        .expect("create");
     runtime.start_container(&id).await.expect("start");
-    let exited = wait_for_state(runtime, &id, ContainerState::Exited, Duration::from_secs(20)).await;
+    let exited = wait_for_state(
+        runtime,
+        &id,
+        ContainerState::Exited,
+        Duration::from_secs(20),
+    )
+    .await;
     assert_eq!(exited.exit_code, Some(0), "{exited:?}");
     assert_eq!(exited.reason, "Completed", "{exited:?}");
-    runtime.remove_container(&id).await.expect("remove_container");
-    runtime.remove_container(&id).await.expect("remove_container again");
+    runtime
+        .remove_container(&id)
+        .await
+        .expect("remove_container");
+    runtime
+        .remove_container(&id)
+        .await
+        .expect("remove_container again");
     match runtime.container_status(&id).await {
         Err(Error::NotFound { .. }) => {}
         other => panic!("status of a removed container: {other:?}"),
     }
-    runtime.remove_pod_sandbox(&sandbox).await.expect("remove_pod_sandbox");
+    runtime
+        .remove_pod_sandbox(&sandbox)
+        .await
+        .expect("remove_pod_sandbox");
 }
 
 /// A stop within the grace period exits gracefully; a process ignoring
@@ -359,11 +440,23 @@ pub async fn stop_graceful_and_forced<R: ContainerRuntime>(
 ) {
     let logs_dir = log_dir();
     let pod = pod("stop", logs_dir.path());
-    let sandbox = runtime.run_pod_sandbox(&pod).await.expect("run_pod_sandbox");
+    let sandbox = runtime
+        .run_pod_sandbox(&pod)
+        .await
+        .expect("run_pod_sandbox");
     let config = container("graceful", workloads, workloads.run_until_sigterm());
-    let id = runtime.create_container(&sandbox, &config, &pod).await.expect("create");
+    let id = runtime
+        .create_container(&sandbox, &config, &pod)
+        .await
+        .expect("create");
     runtime.start_container(&id).await.expect("start");
-    wait_for_state(runtime, &id, ContainerState::Running, Duration::from_secs(20)).await;
+    wait_for_state(
+        runtime,
+        &id,
+        ContainerState::Running,
+        Duration::from_secs(20),
+    )
+    .await;
     // Let the shell install its trap.
     tokio::time::sleep(Duration::from_millis(300)).await;
     runtime
@@ -380,9 +473,18 @@ pub async fn stop_graceful_and_forced<R: ContainerRuntime>(
 
     if capabilities.ignore_sigterm {
         let config = container("stubborn", workloads, workloads.ignore_sigterm());
-        let id = runtime.create_container(&sandbox, &config, &pod).await.expect("create");
+        let id = runtime
+            .create_container(&sandbox, &config, &pod)
+            .await
+            .expect("create");
         runtime.start_container(&id).await.expect("start");
-        wait_for_state(runtime, &id, ContainerState::Running, Duration::from_secs(20)).await;
+        wait_for_state(
+            runtime,
+            &id,
+            ContainerState::Running,
+            Duration::from_secs(20),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
         runtime
@@ -399,7 +501,10 @@ pub async fn stop_graceful_and_forced<R: ContainerRuntime>(
         );
         assert!(took < Duration::from_secs(10), "stop took {took:?}");
     }
-    runtime.remove_pod_sandbox(&sandbox).await.expect("remove_pod_sandbox");
+    runtime
+        .remove_pod_sandbox(&sandbox)
+        .await
+        .expect("remove_pod_sandbox");
 }
 
 /// `exec_sync` runs a command in a running container.
@@ -410,11 +515,23 @@ pub async fn exec_sync<R: ContainerRuntime>(
 ) {
     let logs_dir = log_dir();
     let pod = pod("exec", logs_dir.path());
-    let sandbox = runtime.run_pod_sandbox(&pod).await.expect("run_pod_sandbox");
+    let sandbox = runtime
+        .run_pod_sandbox(&pod)
+        .await
+        .expect("run_pod_sandbox");
     let config = container("target", workloads, workloads.run_until_sigterm());
-    let id = runtime.create_container(&sandbox, &config, &pod).await.expect("create");
+    let id = runtime
+        .create_container(&sandbox, &config, &pod)
+        .await
+        .expect("create");
     runtime.start_container(&id).await.expect("start");
-    wait_for_state(runtime, &id, ContainerState::Running, Duration::from_secs(20)).await;
+    wait_for_state(
+        runtime,
+        &id,
+        ContainerState::Running,
+        Duration::from_secs(20),
+    )
+    .await;
     let cmd = workloads.exec_print("from exec", 4);
     let result = runtime.exec_sync(&id, &cmd, Duration::from_secs(20)).await;
     if capabilities.exec {
@@ -424,11 +541,17 @@ pub async fn exec_sync<R: ContainerRuntime>(
     } else {
         assert!(matches!(result, Err(Error::Unsupported(_))), "{result:?}");
     }
-    match runtime.exec_sync("no-such-container", &cmd, Duration::from_secs(5)).await {
+    match runtime
+        .exec_sync("no-such-container", &cmd, Duration::from_secs(5))
+        .await
+    {
         Err(Error::NotFound { .. }) => {}
         other => panic!("exec in an unknown container: {other:?}"),
     }
-    runtime.remove_pod_sandbox(&sandbox).await.expect("remove_pod_sandbox");
+    runtime
+        .remove_pod_sandbox(&sandbox)
+        .await
+        .expect("remove_pod_sandbox");
 }
 
 /// The workload image is present; an unknown image fails to pull.
@@ -457,22 +580,46 @@ pub async fn images<R: ContainerRuntime>(runtime: &R, workloads: &dyn Workloads)
         }
         other => panic!("pulling an unknown image: {other:?}"),
     }
-    assert_eq!(runtime.image_status(&unknown).await.expect("image_status"), None);
+    assert_eq!(
+        runtime.image_status(&unknown).await.expect("image_status"),
+        None
+    );
 }
 
 /// Containers list by id, sandbox, state and labels.
 pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Workloads) {
     let logs_dir = log_dir();
     let pod = pod("list", logs_dir.path());
-    let sandbox = runtime.run_pod_sandbox(&pod).await.expect("run_pod_sandbox");
+    let sandbox = runtime
+        .run_pod_sandbox(&pod)
+        .await
+        .expect("run_pod_sandbox");
     let done = container("done", workloads, workloads.print_and_exit("done", 0));
-    let done = runtime.create_container(&sandbox, &done, &pod).await.expect("create");
+    let done = runtime
+        .create_container(&sandbox, &done, &pod)
+        .await
+        .expect("create");
     runtime.start_container(&done).await.expect("start");
-    wait_for_state(runtime, &done, ContainerState::Exited, Duration::from_secs(20)).await;
+    wait_for_state(
+        runtime,
+        &done,
+        ContainerState::Exited,
+        Duration::from_secs(20),
+    )
+    .await;
     let running = container("running", workloads, workloads.run_until_sigterm());
-    let running = runtime.create_container(&sandbox, &running, &pod).await.expect("create");
+    let running = runtime
+        .create_container(&sandbox, &running, &pod)
+        .await
+        .expect("create");
     runtime.start_container(&running).await.expect("start");
-    wait_for_state(runtime, &running, ContainerState::Running, Duration::from_secs(20)).await;
+    wait_for_state(
+        runtime,
+        &running,
+        ContainerState::Running,
+        Duration::from_secs(20),
+    )
+    .await;
 
     let ids = |list: Vec<super::ContainerStatus>| {
         let mut ids: Vec<String> = list.into_iter().map(|c| c.id).collect();
@@ -485,22 +632,34 @@ pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Work
         sandbox_id: Some(sandbox.clone()),
         ..Default::default()
     };
-    assert_eq!(ids(runtime.list_containers(&in_sandbox).await.expect("list")), both);
+    assert_eq!(
+        ids(runtime.list_containers(&in_sandbox).await.expect("list")),
+        both
+    );
     let exited = ContainerFilter {
         state: Some(ContainerState::Exited),
         ..in_sandbox.clone()
     };
-    assert_eq!(ids(runtime.list_containers(&exited).await.expect("list")), [done.clone()]);
+    assert_eq!(
+        ids(runtime.list_containers(&exited).await.expect("list")),
+        [done.clone()]
+    );
     let labelled = ContainerFilter {
         labels: BTreeMap::from([("container".into(), "running".into())]),
         ..in_sandbox.clone()
     };
-    assert_eq!(ids(runtime.list_containers(&labelled).await.expect("list")), [running.clone()]);
+    assert_eq!(
+        ids(runtime.list_containers(&labelled).await.expect("list")),
+        [running.clone()]
+    );
     let by_id = ContainerFilter {
         id: Some(done.clone()),
         ..Default::default()
     };
-    assert_eq!(ids(runtime.list_containers(&by_id).await.expect("list")), [done.clone()]);
+    assert_eq!(
+        ids(runtime.list_containers(&by_id).await.expect("list")),
+        [done.clone()]
+    );
     let sandboxes = runtime
         .list_pod_sandboxes(&SandboxFilter {
             labels: pod.labels.clone(),
@@ -510,7 +669,10 @@ pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Work
         .await
         .expect("list sandboxes");
     assert_eq!(sandboxes.len(), 1);
-    runtime.remove_pod_sandbox(&sandbox).await.expect("remove_pod_sandbox");
+    runtime
+        .remove_pod_sandbox(&sandbox)
+        .await
+        .expect("remove_pod_sandbox");
 }
 
 /// Removing a sandbox removes its containers, running or not.
@@ -520,14 +682,32 @@ pub async fn remove_sandbox_removes_containers<R: ContainerRuntime>(
 ) {
     let logs_dir = log_dir();
     let pod = pod("cascade", logs_dir.path());
-    let sandbox = runtime.run_pod_sandbox(&pod).await.expect("run_pod_sandbox");
+    let sandbox = runtime
+        .run_pod_sandbox(&pod)
+        .await
+        .expect("run_pod_sandbox");
     let config = container("running", workloads, workloads.run_until_sigterm());
-    let id = runtime.create_container(&sandbox, &config, &pod).await.expect("create");
+    let id = runtime
+        .create_container(&sandbox, &config, &pod)
+        .await
+        .expect("create");
     runtime.start_container(&id).await.expect("start");
-    wait_for_state(runtime, &id, ContainerState::Running, Duration::from_secs(20)).await;
+    wait_for_state(
+        runtime,
+        &id,
+        ContainerState::Running,
+        Duration::from_secs(20),
+    )
+    .await;
     let idle = container("idle", workloads, workloads.print_and_exit("x", 0));
-    let idle = runtime.create_container(&sandbox, &idle, &pod).await.expect("create");
-    runtime.remove_pod_sandbox(&sandbox).await.expect("remove_pod_sandbox");
+    let idle = runtime
+        .create_container(&sandbox, &idle, &pod)
+        .await
+        .expect("create");
+    runtime
+        .remove_pod_sandbox(&sandbox)
+        .await
+        .expect("remove_pod_sandbox");
     for id in [&id, &idle] {
         match runtime.container_status(id).await {
             Err(Error::NotFound { .. }) => {}
@@ -538,5 +718,9 @@ pub async fn remove_sandbox_removes_containers<R: ContainerRuntime>(
         sandbox_id: Some(sandbox.clone()),
         ..Default::default()
     };
-    assert!(runtime.list_containers(&in_sandbox).await.expect("list").is_empty());
+    assert!(runtime
+        .list_containers(&in_sandbox)
+        .await
+        .expect("list")
+        .is_empty());
 }

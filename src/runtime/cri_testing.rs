@@ -86,7 +86,11 @@ fn require(path: &str, package: &str) -> Result<(), String> {
 /// `sha256:<hex>` of a file, and its size.
 fn digest(path: &Path) -> Result<(String, u64), String> {
     let out = run(Command::new("sha256sum").arg(path))?;
-    let hex = out.split_whitespace().next().unwrap_or_default().to_string();
+    let hex = out
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     Ok((format!("sha256:{hex}"), size))
 }
@@ -104,7 +108,12 @@ pub fn build_busybox_image(work: &Path, name: &str, cmd: &[&str]) -> Result<Path
     require("/bin/busybox", "busybox-static")?;
     let rootfs = work.join("rootfs");
     let layout = work.join("layout");
-    for dir in [rootfs.join("bin"), rootfs.join("tmp"), rootfs.join("etc"), layout.join("blobs/sha256")] {
+    for dir in [
+        rootfs.join("bin"),
+        rootfs.join("tmp"),
+        rootfs.join("etc"),
+        layout.join("blobs/sha256"),
+    ] {
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     }
     std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).map_err(|e| e.to_string())?;
@@ -170,10 +179,18 @@ pub fn build_busybox_image(work: &Path, name: &str, cmd: &[&str]) -> Result<Path
         }],
     });
     std::fs::write(layout.join("index.json"), index.to_string()).map_err(|e| e.to_string())?;
-    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(|e| e.to_string())?;
     let archive = work.join("image.tar");
-    run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(&layout).arg("."))?;
+    run(Command::new("tar")
+        .arg("-cf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&layout)
+        .arg("."))?;
     Ok(archive)
 }
 
@@ -186,8 +203,7 @@ impl Containerd {
         require("/usr/sbin/runc", "runc")?;
         require("/usr/lib/cni/bridge", "containernetworking-plugins")?;
         require("/bin/busybox", "busybox-static")?;
-        require("/usr/sbin/ip", "iproute2")
-            .or_else(|_| require("/sbin/ip", "iproute2"))?;
+        require("/usr/bin/ip", "iproute2").or_else(|_| require("/usr/sbin/ip", "iproute2"))?;
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
@@ -297,7 +313,8 @@ state = "{d}/state"
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for (name, cmd) in [(BUSYBOX, vec!["sh"]), (PAUSE, vec!["sleep", "2147483647"])] {
-            let work = base_dir(&containerd).join(format!("image-{}", name.replace([':', '/'], "-")));
+            let work =
+                base_dir(&containerd).join(format!("image-{}", name.replace([':', '/'], "-")));
             std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
             let archive = build_busybox_image(&work, name, &cmd)?;
             containerd.ctr(&["images", "import"], Some(&archive))?;
@@ -322,7 +339,8 @@ state = "{d}/state"
 
     /// The last lines of containerd's log (for failure messages).
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(base_dir(self).join("containerd.log")).unwrap_or_default();
+        let log =
+            std::fs::read_to_string(base_dir(self).join("containerd.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
@@ -330,7 +348,10 @@ state = "{d}/state"
     /// Runs `ctr --address SOCK -n k8s.io ARGS [FILE]`.
     pub fn ctr(&self, args: &[&str], file: Option<&Path>) -> Result<String, String> {
         let mut cmd = Command::new("/usr/bin/ctr");
-        cmd.arg("--address").arg(&self.socket).args(["-n", "k8s.io"]).args(args);
+        cmd.arg("--address")
+            .arg(&self.socket)
+            .args(["-n", "k8s.io"])
+            .args(args);
         if let Some(file) = file {
             cmd.arg(file);
         }
@@ -353,7 +374,10 @@ state = "{d}/state"
 }
 
 fn base_dir(c: &Containerd) -> PathBuf {
-    c.dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default()
+    c.dir
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_default()
 }
 
 impl Drop for Containerd {
@@ -406,7 +430,9 @@ impl Drop for Containerd {
             }
         }
         if Path::new("/sys/class/net").join(&self.bridge).exists() {
-            let _ = Command::new("ip").args(["link", "del", &self.bridge]).status();
+            let _ = Command::new("ip")
+                .args(["link", "del", &self.bridge])
+                .status();
         }
         drop(self.dir.take());
     }

@@ -55,13 +55,29 @@ async fn httpd_pod_on_containerd_serves_a_mounted_directory() {
         ..Default::default()
     };
     let sandbox = runtime.run_pod_sandbox(&pod).await.unwrap();
-    let ip = runtime.pod_sandbox_status(&sandbox).await.unwrap().ip.expect("a pod IP");
+    let ip = runtime
+        .pod_sandbox_status(&sandbox)
+        .await
+        .unwrap()
+        .ip
+        .expect("a pod IP");
     let (_, subnet) = containerd.network();
-    assert_eq!(ip.to_string().rsplit_once('.').unwrap().0, subnet.to_string().rsplit_once('.').unwrap().0);
+    assert_eq!(
+        ip.to_string().rsplit_once('.').unwrap().0,
+        subnet.to_string().rsplit_once('.').unwrap().0
+    );
     let config = ContainerConfig {
         name: "httpd".into(),
         image: ImageSpec::new(BUSYBOX),
-        command: vec!["httpd".into(), "-f".into(), "-v".into(), "-p".into(), "80".into(), "-h".into(), "/www".into()],
+        command: vec![
+            "httpd".into(),
+            "-f".into(),
+            "-v".into(),
+            "-p".into(),
+            "80".into(),
+            "-h".into(),
+            "/www".into(),
+        ],
         mounts: vec![Mount {
             container_path: "/www".into(),
             host_path: www.path().display().to_string(),
@@ -70,11 +86,24 @@ async fn httpd_pod_on_containerd_serves_a_mounted_directory() {
         log_path: "httpd/0.log".into(),
         ..Default::default()
     };
-    let id = runtime.create_container(&sandbox, &config, &pod).await.unwrap();
+    let id = runtime
+        .create_container(&sandbox, &config, &pod)
+        .await
+        .unwrap();
     runtime.start_container(&id).await.unwrap();
-    conformance::wait_for_state(&runtime, &id, ContainerState::Running, Duration::from_secs(20)).await;
+    conformance::wait_for_state(
+        &runtime,
+        &id,
+        ContainerState::Running,
+        Duration::from_secs(20),
+    )
+    .await;
     let (status, body) = tokio::task::spawn_blocking(move || {
-        http_get(SocketAddr::new(ip, 80), "/index.html", Duration::from_secs(15))
+        http_get(
+            SocketAddr::new(ip, 80),
+            "/index.html",
+            Duration::from_secs(15),
+        )
     })
     .await
     .unwrap();
@@ -85,7 +114,10 @@ async fn httpd_pod_on_containerd_serves_a_mounted_directory() {
         .await
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "web\n");
-    runtime.stop_container(&id, Duration::from_secs(2)).await.unwrap();
+    runtime
+        .stop_container(&id, Duration::from_secs(2))
+        .await
+        .unwrap();
     runtime.remove_pod_sandbox(&sandbox).await.unwrap();
     containerd.stop().await;
 }

@@ -3,9 +3,9 @@
 //! `CriRuntime` against a private containerd (feature `cri`), and a pod
 //! serving HTTP on its own IP on each.
 
-mod process;
 #[cfg(feature = "cri")]
 mod cri;
+mod process;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -52,7 +52,11 @@ async fn conformance_unprivileged_loopback() {
 
 fn web_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "served from a mounted directory\n").unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "served from a mounted directory\n",
+    )
+    .unwrap();
     dir
 }
 
@@ -76,11 +80,24 @@ async fn httpd_pod_serves_a_mounted_directory_on_its_ip() {
     let logs = tempfile::tempdir().unwrap();
     let pod = pod("web", logs.path());
     let sandbox = runtime.run_pod_sandbox(&pod).await.unwrap();
-    let ip = runtime.pod_sandbox_status(&sandbox).await.unwrap().ip.unwrap();
+    let ip = runtime
+        .pod_sandbox_status(&sandbox)
+        .await
+        .unwrap()
+        .ip
+        .unwrap();
     let config = ContainerConfig {
         name: "httpd".into(),
         image: ImageSpec::new("busybox"),
-        command: vec!["httpd".into(), "-f".into(), "-v".into(), "-p".into(), "80".into(), "-h".into(), "/www".into()],
+        command: vec![
+            "httpd".into(),
+            "-f".into(),
+            "-v".into(),
+            "-p".into(),
+            "80".into(),
+            "-h".into(),
+            "/www".into(),
+        ],
         mounts: vec![Mount {
             container_path: "/www".into(),
             host_path: www.path().display().to_string(),
@@ -94,10 +111,17 @@ async fn httpd_pod_serves_a_mounted_directory_on_its_ip() {
         },
         ..Default::default()
     };
-    let id = runtime.create_container(&sandbox, &config, &pod).await.unwrap();
+    let id = runtime
+        .create_container(&sandbox, &config, &pod)
+        .await
+        .unwrap();
     runtime.start_container(&id).await.unwrap();
     let (status, body) = tokio::task::spawn_blocking(move || {
-        http_get(SocketAddr::new(ip, 80), "/index.html", Duration::from_secs(10))
+        http_get(
+            SocketAddr::new(ip, 80),
+            "/index.html",
+            Duration::from_secs(10),
+        )
     })
     .await
     .unwrap();
@@ -112,7 +136,10 @@ async fn httpd_pod_serves_a_mounted_directory_on_its_ip() {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout, "web\nserved from a mounted directory\n1\nro\n", "{out:?}");
+    assert_eq!(
+        stdout, "web\nserved from a mounted directory\n1\nro\n",
+        "{out:?}"
+    );
     // The limits landed in the container's cgroups.
     let out = runtime
         .exec_sync(&id, &exec("cat /proc/self/cgroup"), Duration::from_secs(10))
@@ -123,13 +150,17 @@ async fn httpd_pod_serves_a_mounted_directory_on_its_ip() {
         .lines()
         .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()))
         .expect("a memory cgroup");
-    let limit = std::fs::read_to_string(format!("/sys/fs/cgroup/memory{memory}/memory.limit_in_bytes")).unwrap();
+    let limit = std::fs::read_to_string(format!(
+        "/sys/fs/cgroup/memory{memory}/memory.limit_in_bytes"
+    ))
+    .unwrap();
     assert_eq!(limit.trim(), (64u64 << 20).to_string());
     let cpu = cgroups
         .lines()
         .find_map(|l| l.split_once(":cpu:").map(|(_, p)| p.to_string()))
         .expect("a cpu cgroup");
-    let quota = std::fs::read_to_string(format!("/sys/fs/cgroup/cpu{cpu}/cpu.cfs_quota_us")).unwrap();
+    let quota =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/cpu{cpu}/cpu.cfs_quota_us")).unwrap();
     assert_eq!(quota.trim(), "50000");
 
     // httpd -v logs the request to stderr, in CRI format.
@@ -143,10 +174,18 @@ async fn httpd_pod_serves_a_mounted_directory_on_its_ip() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let netns_count = || std::fs::read_dir("/run/netns").map(|d| d.count()).unwrap_or(0);
+    let netns_count = || {
+        std::fs::read_dir("/run/netns")
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
     let before = netns_count();
     runtime.remove_pod_sandbox(&sandbox).await.unwrap();
-    assert_eq!(netns_count(), before - 1, "the pod's network namespace is deleted");
+    assert_eq!(
+        netns_count(),
+        before - 1,
+        "the pod's network namespace is deleted"
+    );
     assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory{memory}")).exists());
     runtime.shutdown().await;
 }
@@ -164,11 +203,23 @@ async fn pods_reach_each_other_and_shutdown_leaves_nothing() {
     let logs = tempfile::tempdir().unwrap();
     let server_pod = pod("server", logs.path());
     let server = runtime.run_pod_sandbox(&server_pod).await.unwrap();
-    let server_ip = runtime.pod_sandbox_status(&server).await.unwrap().ip.unwrap();
+    let server_ip = runtime
+        .pod_sandbox_status(&server)
+        .await
+        .unwrap()
+        .ip
+        .unwrap();
     let config = ContainerConfig {
         name: "httpd".into(),
         image: ImageSpec::new("busybox"),
-        command: vec!["httpd".into(), "-f".into(), "-p".into(), "8080".into(), "-h".into(), "/www".into()],
+        command: vec![
+            "httpd".into(),
+            "-f".into(),
+            "-p".into(),
+            "8080".into(),
+            "-h".into(),
+            "/www".into(),
+        ],
         mounts: vec![Mount {
             container_path: "/www".into(),
             host_path: www.path().display().to_string(),
@@ -176,35 +227,79 @@ async fn pods_reach_each_other_and_shutdown_leaves_nothing() {
         }],
         ..Default::default()
     };
-    let httpd = runtime.create_container(&server, &config, &server_pod).await.unwrap();
-    runtime.start_container(&httpd).await.unwrap();
-    tokio::task::spawn_blocking(move || http_get(SocketAddr::new(server_ip, 8080), "/", Duration::from_secs(10)))
+    let httpd = runtime
+        .create_container(&server, &config, &server_pod)
         .await
         .unwrap();
+    runtime.start_container(&httpd).await.unwrap();
+    tokio::task::spawn_blocking(move || {
+        http_get(
+            SocketAddr::new(server_ip, 8080),
+            "/",
+            Duration::from_secs(10),
+        )
+    })
+    .await
+    .unwrap();
     let client_pod = pod("client", logs.path());
     let client = runtime.run_pod_sandbox(&client_pod).await.unwrap();
-    let client_ip = runtime.pod_sandbox_status(&client).await.unwrap().ip.unwrap();
+    let client_ip = runtime
+        .pod_sandbox_status(&client)
+        .await
+        .unwrap()
+        .ip
+        .unwrap();
     assert_ne!(client_ip, server_ip);
     let wget = ContainerConfig {
         name: "wget".into(),
         image: ImageSpec::new("busybox"),
-        command: vec!["wget".into(), "-q".into(), "-O".into(), "-".into(), format!("http://{server_ip}:8080/index.html")],
+        command: vec![
+            "wget".into(),
+            "-q".into(),
+            "-O".into(),
+            "-".into(),
+            format!("http://{server_ip}:8080/index.html"),
+        ],
         ..Default::default()
     };
-    let id = runtime.create_container(&client, &wget, &client_pod).await.unwrap();
+    let id = runtime
+        .create_container(&client, &wget, &client_pod)
+        .await
+        .unwrap();
     runtime.start_container(&id).await.unwrap();
-    let done = conformance::wait_for_state(&runtime, &id, ContainerState::Exited, Duration::from_secs(10)).await;
-    assert_eq!(done.exit_code, Some(0), "{done:?}: {}", conformance::read_logs(&runtime, &id).await);
-    assert_eq!(conformance::read_logs(&runtime, &id).await, "served from a mounted directory\n");
+    let done = conformance::wait_for_state(
+        &runtime,
+        &id,
+        ContainerState::Exited,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        done.exit_code,
+        Some(0),
+        "{done:?}: {}",
+        conformance::read_logs(&runtime, &id).await
+    );
+    assert_eq!(
+        conformance::read_logs(&runtime, &id).await,
+        "served from a mounted directory\n"
+    );
 
     runtime.shutdown().await;
-    assert!(!std::path::Path::new("/sys/class/net").join(&bridge.bridge).exists(), "bridge deleted");
+    assert!(
+        !std::path::Path::new("/sys/class/net")
+            .join(&bridge.bridge)
+            .exists(),
+        "bridge deleted"
+    );
     let leftovers: Vec<_> = std::fs::read_dir("/run/netns")
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     for name in [&server, &client] {
         assert!(
-            !leftovers.iter().any(|n| n.to_string_lossy().contains(&name[..12])),
+            !leftovers
+                .iter()
+                .any(|n| n.to_string_lossy().contains(&name[..12])),
             "{leftovers:?}"
         );
     }
@@ -219,7 +314,10 @@ async fn unprivileged_pod_serves_on_its_loopback_ip() {
     let logs = tempfile::tempdir().unwrap();
     let pod_a = pod("a", logs.path());
     let a = runtime.run_pod_sandbox(&pod_a).await.unwrap();
-    let b = runtime.run_pod_sandbox(&pod("b", logs.path())).await.unwrap();
+    let b = runtime
+        .run_pod_sandbox(&pod("b", logs.path()))
+        .await
+        .unwrap();
     let ip = runtime.pod_sandbox_status(&a).await.unwrap().ip.unwrap();
     let ip_b = runtime.pod_sandbox_status(&b).await.unwrap().ip.unwrap();
     assert_ne!(ip, ip_b);
@@ -240,16 +338,35 @@ async fn unprivileged_pod_serves_on_its_loopback_ip() {
     let id = runtime.create_container(&a, &config, &pod_a).await.unwrap();
     runtime.start_container(&id).await.unwrap();
     let (status, body) = tokio::task::spawn_blocking(move || {
-        http_get(SocketAddr::new(ip, 18080), "/index.html", Duration::from_secs(10))
+        http_get(
+            SocketAddr::new(ip, 18080),
+            "/index.html",
+            Duration::from_secs(10),
+        )
     })
     .await
     .unwrap();
-    assert!(status.contains("200"), "{status}: {}", conformance::read_logs(&runtime, &id).await);
+    assert!(
+        status.contains("200"),
+        "{status}: {}",
+        conformance::read_logs(&runtime, &id).await
+    );
     assert_eq!(body, "served from a mounted directory\n");
     let out = runtime
-        .exec_sync(&id, &["sh".into(), "-c".into(), "echo $POD_IP; cat www/index.html".into()], Duration::from_secs(5))
+        .exec_sync(
+            &id,
+            &[
+                "sh".into(),
+                "-c".into(),
+                "echo $POD_IP; cat www/index.html".into(),
+            ],
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{ip}\nserved from a mounted directory\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{ip}\nserved from a mounted directory\n")
+    );
     runtime.shutdown().await;
 }

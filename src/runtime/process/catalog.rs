@@ -58,7 +58,10 @@ impl ImageEntry {
     /// An image made of a root filesystem directory, running `cmd` by default
     /// (resolved against the rootfs's `PATH`: `/bin`, `/usr/bin`, `/sbin`,
     /// `/usr/sbin`).
-    pub fn rootfs<S: Into<String>>(dir: impl Into<PathBuf>, cmd: impl IntoIterator<Item = S>) -> Self {
+    pub fn rootfs<S: Into<String>>(
+        dir: impl Into<PathBuf>,
+        cmd: impl IntoIterator<Item = S>,
+    ) -> Self {
         ImageEntry {
             rootfs: Some(dir.into()),
             entrypoint: Vec::new(),
@@ -273,7 +276,9 @@ pub(crate) fn busybox_rootfs(dir: &Path) -> std::io::Result<Option<ImageEntry>> 
     }
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin)?;
-    for sub in ["tmp", "proc", "dev", "sys", "etc", "root", "var/www", "usr/bin"] {
+    for sub in [
+        "tmp", "proc", "dev", "sys", "etc", "root", "var/www", "usr/bin",
+    ] {
         std::fs::create_dir_all(dir.join(sub))?;
     }
     let target = bin.join("busybox");
@@ -288,7 +293,10 @@ pub(crate) fn busybox_rootfs(dir: &Path) -> std::io::Result<Option<ImageEntry>> 
     }
     let passwd = dir.join("etc/passwd");
     if !passwd.exists() {
-        std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")?;
+        std::fs::write(
+            &passwd,
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+        )?;
         std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     }
     Ok(Some(ImageEntry::rootfs(dir, ["sh"])))
@@ -319,7 +327,10 @@ mod tests {
     fn tagged_entries_win_and_argv_follows_kubernetes_rules() {
         let catalog = ImageCatalog::new();
         catalog.register("demo", ImageEntry::executable("/bin/a", ["x"]).cmd(["c"]));
-        catalog.register("demo:v2", ImageEntry::executable("/bin/b", Vec::<String>::new()));
+        catalog.register(
+            "demo:v2",
+            ImageEntry::executable("/bin/b", Vec::<String>::new()),
+        );
         assert_eq!(catalog.resolve("demo:v1").unwrap().entrypoint[0], "/bin/a");
         assert_eq!(catalog.resolve("demo:v2").unwrap().entrypoint[0], "/bin/b");
         let entry = catalog.resolve("demo").unwrap();

@@ -53,7 +53,8 @@ impl Cgroup {
                     }
                     if resources.cpu_request_millis > 0 {
                         // The kubelet's conversion: 1000m = 1024 shares, at least 2.
-                        let shares = (resources.cpu_request_millis.saturating_mul(1024) / 1000).max(2);
+                        let shares =
+                            (resources.cpu_request_millis.saturating_mul(1024) / 1000).max(2);
                         std::fs::write(dir.join("cpu.shares"), shares.to_string())?;
                     }
                 }

@@ -210,11 +210,15 @@ pub struct ProcessRuntime {
 }
 
 fn random_id() -> String {
-    (0..4).map(|_| format!("{:016x}", fastrand::u64(..))).collect()
+    (0..4)
+        .map(|_| format!("{:016x}", fastrand::u64(..)))
+        .collect()
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn io_failed(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -245,15 +249,26 @@ impl ProcessRuntime {
                     ));
                 }
                 network::ensure_bridge(bridge)?;
-                (Net::Bridge(bridge.clone()), Allocator::bridge(bridge.subnet))
+                (
+                    Net::Bridge(bridge.clone()),
+                    Allocator::bridge(bridge.subnet),
+                )
             }
-            NetworkMode::Auto(bridge) if config.isolation != Isolation::None && network::can_create_netns() => {
+            NetworkMode::Auto(bridge)
+                if config.isolation != Isolation::None && network::can_create_netns() =>
+            {
                 network::ensure_bridge(bridge)?;
-                (Net::Bridge(bridge.clone()), Allocator::bridge(bridge.subnet))
+                (
+                    Net::Bridge(bridge.clone()),
+                    Allocator::bridge(bridge.subnet),
+                )
             }
             NetworkMode::Auto(bridge) => {
                 let [_, b, c, _] = bridge.subnet.octets();
-                (Net::Loopback, Allocator::loopback(Ipv4Addr::new(127, b ^ c, 0, 0)))
+                (
+                    Net::Loopback,
+                    Allocator::loopback(Ipv4Addr::new(127, b ^ c, 0, 0)),
+                )
             }
             NetworkMode::Loopback { base } => (Net::Loopback, Allocator::loopback(*base)),
         };
@@ -333,7 +348,10 @@ impl ProcessRuntime {
             (containers, networks)
         };
         for container in &containers {
-            if let Some(pid) = container.pid.filter(|_| container.state == ContainerState::Running) {
+            if let Some(pid) = container
+                .pid
+                .filter(|_| container.state == ContainerState::Running)
+            {
                 kill_group(pid, libc::SIGKILL);
             }
             if let Some(cgroup) = &container.cgroup {
@@ -398,10 +416,10 @@ impl ProcessRuntime {
 
     /// Builds and spawns the container's process.
     fn spawn(&self, id: &str, state: &mut State) -> Result<tokio::process::Child> {
-        let container = state
-            .containers
-            .get(id)
-            .ok_or_else(|| Error::NotFound { kind: "container", id: id.to_string() })?;
+        let container = state.containers.get(id).ok_or_else(|| Error::NotFound {
+            kind: "container",
+            id: id.to_string(),
+        })?;
         let sandbox = state.sandboxes.get(&container.sandbox_id).ok_or_else(|| {
             Error::InvalidArgument(format!("sandbox {} is gone", container.sandbox_id))
         })?;
@@ -411,7 +429,9 @@ impl ProcessRuntime {
                 container.sandbox_id
             )));
         }
-        let argv = container.entry.argv(&container.config.command, &container.config.args);
+        let argv = container
+            .entry
+            .argv(&container.config.command, &container.config.args);
         let Some(program) = argv.first() else {
             return Err(Error::InvalidArgument(
                 "no command: the container and its image give none".into(),
@@ -430,7 +450,8 @@ impl ProcessRuntime {
         };
         if let Some(cgroup) = &container.cgroup {
             for file in cgroup.procs_files() {
-                plan.cgroup_procs.push(spawn::cstr(file).map_err(io_failed("cgroup path"))?);
+                plan.cgroup_procs
+                    .push(spawn::cstr(file).map_err(io_failed("cgroup path"))?);
             }
         }
         let netns = match &sandbox.network {
@@ -470,8 +491,13 @@ impl ProcessRuntime {
             let mut binds = Vec::new();
             for m in &container.config.mounts {
                 binds.push(
-                    spawn::bind(&merged, Path::new(&m.host_path), &m.container_path, m.readonly)
-                        .map_err(|e| Error::InvalidArgument(e.to_string()))?,
+                    spawn::bind(
+                        &merged,
+                        Path::new(&m.host_path),
+                        &m.container_path,
+                        m.readonly,
+                    )
+                    .map_err(|e| Error::InvalidArgument(e.to_string()))?,
                 );
             }
             plan.rootfs = Some(spawn::Rootfs {
@@ -560,7 +586,11 @@ fn resolve_in(root: &Path, program: &str, path: &str, inside: bool) -> Option<St
     if inside || root == Path::new("/") {
         Some(found)
     } else {
-        Some(root.join(found.trim_start_matches('/')).display().to_string())
+        Some(
+            root.join(found.trim_start_matches('/'))
+                .display()
+                .to_string(),
+        )
     }
 }
 
@@ -678,7 +708,10 @@ impl ContainerRuntime for ProcessRuntime {
         let containers: Vec<String> = {
             let state = lock(&self.state);
             if !state.sandboxes.contains_key(id) {
-                return Err(Error::NotFound { kind: "sandbox", id: id.to_string() });
+                return Err(Error::NotFound {
+                    kind: "sandbox",
+                    id: id.to_string(),
+                });
             }
             state
                 .containers
@@ -735,7 +768,10 @@ impl ContainerRuntime for ProcessRuntime {
             .sandboxes
             .get(id)
             .map(|s| Self::sandbox_status(id, s))
-            .ok_or_else(|| Error::NotFound { kind: "sandbox", id: id.to_string() })
+            .ok_or_else(|| Error::NotFound {
+                kind: "sandbox",
+                id: id.to_string(),
+            })
     }
 
     async fn list_pod_sandboxes(&self, filter: &SandboxFilter) -> Result<Vec<PodSandboxStatus>> {
@@ -769,7 +805,10 @@ impl ContainerRuntime for ProcessRuntime {
             state.pulled.get(&format!("{repo}:{tag}")).cloned()
         }
         .or_else(|| self.catalog.resolve(&config.image.image))
-        .ok_or_else(|| Error::NotFound { kind: "image", id: config.image.image.clone() })?;
+        .ok_or_else(|| Error::NotFound {
+            kind: "image",
+            id: config.image.image.clone(),
+        })?;
         for m in &config.mounts {
             if !m.container_path.starts_with('/') {
                 return Err(Error::InvalidArgument(format!(
@@ -791,9 +830,14 @@ impl ContainerRuntime for ProcessRuntime {
             let sandbox = state
                 .sandboxes
                 .get(sandbox_id)
-                .ok_or_else(|| Error::NotFound { kind: "sandbox", id: sandbox_id.to_string() })?;
+                .ok_or_else(|| Error::NotFound {
+                    kind: "sandbox",
+                    id: sandbox_id.to_string(),
+                })?;
             if sandbox.state != SandboxState::Ready {
-                return Err(Error::InvalidArgument(format!("sandbox {sandbox_id} is not ready")));
+                return Err(Error::InvalidArgument(format!(
+                    "sandbox {sandbox_id} is not ready"
+                )));
             }
             let taken = state.containers.values().any(|c| {
                 c.sandbox_id == sandbox_id
@@ -887,10 +931,10 @@ impl ContainerRuntime for ProcessRuntime {
 
     async fn start_container(&self, id: &str) -> Result<()> {
         let mut state = lock(&self.state);
-        let container = state
-            .containers
-            .get(id)
-            .ok_or_else(|| Error::NotFound { kind: "container", id: id.to_string() })?;
+        let container = state.containers.get(id).ok_or_else(|| Error::NotFound {
+            kind: "container",
+            id: id.to_string(),
+        })?;
         if container.state != ContainerState::Created {
             return Err(Error::InvalidArgument(format!(
                 "container {id} is {:?}, not Created",
@@ -941,7 +985,10 @@ impl ContainerRuntime for ProcessRuntime {
                 // What the container left in its group dies with it.
                 kill_group(pid, libc::SIGKILL);
             }
-            let cgroup = lock(&shared).containers.get(&id).and_then(|c| c.cgroup.clone());
+            let cgroup = lock(&shared)
+                .containers
+                .get(&id)
+                .and_then(|c| c.cgroup.clone());
             let oom = cgroup.as_ref().is_some_and(Cgroup::oom_killed);
             if let Some(cgroup) = &cgroup {
                 for pid in cgroup.pids() {
@@ -955,7 +1002,9 @@ impl ContainerRuntime for ProcessRuntime {
             let code = match &status {
                 Ok(s) => {
                     use std::os::unix::process::ExitStatusExt;
-                    s.code().or_else(|| s.signal().map(|sig| 128 + sig)).unwrap_or(255)
+                    s.code()
+                        .or_else(|| s.signal().map(|sig| 128 + sig))
+                        .unwrap_or(255)
                 }
                 Err(_) => 255,
             };
@@ -984,10 +1033,10 @@ impl ContainerRuntime for ProcessRuntime {
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
         let (pid, mut exited) = {
             let state = lock(&self.state);
-            let c = state
-                .containers
-                .get(id)
-                .ok_or_else(|| Error::NotFound { kind: "container", id: id.to_string() })?;
+            let c = state.containers.get(id).ok_or_else(|| Error::NotFound {
+                kind: "container",
+                id: id.to_string(),
+            })?;
             match (c.state, c.pid) {
                 (ContainerState::Running, Some(pid)) => (pid, c.exited.clone()),
                 (ContainerState::Created, _) => {
@@ -1052,7 +1101,10 @@ impl ContainerRuntime for ProcessRuntime {
             .containers
             .get(id)
             .map(|c| Self::container_status_of(id, c))
-            .ok_or_else(|| Error::NotFound { kind: "container", id: id.to_string() })
+            .ok_or_else(|| Error::NotFound {
+                kind: "container",
+                id: id.to_string(),
+            })
     }
 
     async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerStatus>> {
@@ -1062,7 +1114,10 @@ impl ContainerRuntime for ProcessRuntime {
             .iter()
             .filter(|(id, c)| {
                 filter.id.as_ref().is_none_or(|want| want == *id)
-                    && filter.sandbox_id.as_ref().is_none_or(|want| *want == c.sandbox_id)
+                    && filter
+                        .sandbox_id
+                        .as_ref()
+                        .is_none_or(|want| *want == c.sandbox_id)
                     && filter.state.is_none_or(|want| want == c.state)
                     && has_labels(&c.config.labels, &filter.labels)
             })
@@ -1078,12 +1133,14 @@ impl ContainerRuntime for ProcessRuntime {
         };
         let (pid, env, cwd, chrooted, cgroup, rootfs, view) = {
             let state = lock(&self.state);
-            let c = state
-                .containers
-                .get(id)
-                .ok_or_else(|| Error::NotFound { kind: "container", id: id.to_string() })?;
+            let c = state.containers.get(id).ok_or_else(|| Error::NotFound {
+                kind: "container",
+                id: id.to_string(),
+            })?;
             let (ContainerState::Running, Some(pid)) = (c.state, c.pid) else {
-                return Err(Error::InvalidArgument(format!("container {id} is not running")));
+                return Err(Error::InvalidArgument(format!(
+                    "container {id} is not running"
+                )));
             };
             (
                 pid,
@@ -1102,7 +1159,8 @@ impl ContainerRuntime for ProcessRuntime {
         let mut plan = spawn::Plan::default();
         if let Some(cgroup) = &cgroup {
             for file in cgroup.procs_files() {
-                plan.cgroup_procs.push(spawn::cstr(file).map_err(io_failed("cgroup path"))?);
+                plan.cgroup_procs
+                    .push(spawn::cstr(file).map_err(io_failed("cgroup path"))?);
             }
         }
         let mut held = Vec::new();
@@ -1122,8 +1180,10 @@ impl ContainerRuntime for ProcessRuntime {
                 }
                 held.push(file);
             }
-            plan.chdir = Some(spawn::cstr(if cwd.is_empty() { "/" } else { &cwd })
-                .map_err(io_failed("working dir"))?);
+            plan.chdir = Some(
+                spawn::cstr(if cwd.is_empty() { "/" } else { &cwd })
+                    .map_err(io_failed("working dir"))?,
+            );
         } else {
             let path = env
                 .iter()
@@ -1147,7 +1207,11 @@ impl ContainerRuntime for ProcessRuntime {
                 env.push(("PATH".into(), format!("{}:{path}", inside.join(":"))));
             }
             env.push(("KEELSON_ROOT".into(), view.display().to_string()));
-            let dir = if cwd.is_empty() { view } else { PathBuf::from(cwd) };
+            let dir = if cwd.is_empty() {
+                view
+            } else {
+                PathBuf::from(cwd)
+            };
             plan.chdir = Some(spawn::cstr(dir).map_err(io_failed("working dir"))?);
         }
         command
@@ -1195,13 +1259,19 @@ impl ContainerRuntime for ProcessRuntime {
                 message: format!(
                     "not in the process runtime's image catalog (known: {}); register it with \
                      ImageCatalog::register",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             }
         })?;
         let id = entry.id();
         let (repo, tag) = catalog::normalize(&image.image);
-        lock(&self.state).pulled.insert(format!("{repo}:{tag}"), entry);
+        lock(&self.state)
+            .pulled
+            .insert(format!("{repo}:{tag}"), entry);
         Ok(id)
     }
 
@@ -1227,11 +1297,13 @@ impl ContainerRuntime for ProcessRuntime {
         let name = format!("{repo}:{tag}");
         let entry = {
             let state = lock(&self.state);
-            state
-                .pulled
-                .get(&name)
-                .cloned()
-                .or_else(|| state.pulled.values().find(|e| e.id() == image.image).cloned())
+            state.pulled.get(&name).cloned().or_else(|| {
+                state
+                    .pulled
+                    .values()
+                    .find(|e| e.id() == image.image)
+                    .cloned()
+            })
         };
         Ok(entry.map(|entry| Image {
             id: entry.id(),

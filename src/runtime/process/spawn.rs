@@ -153,13 +153,7 @@ impl Rootfs {
         // SAFETY: no pointers.
         check(unsafe { libc::unshare(libc::CLONE_NEWNS) })?;
         // Nothing mounted here propagates back to the host.
-        mount(
-            None,
-            c"/",
-            None,
-            libc::MS_REC | libc::MS_PRIVATE,
-            None,
-        )?;
+        mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)?;
         let overlay = c"overlay";
         mount(
             Some(overlay),
@@ -253,7 +247,10 @@ pub(crate) fn bind(
     let rel = container_path.trim_start_matches('/');
     let mut make_dirs = Vec::new();
     let mut prefix = merged.to_path_buf();
-    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     if parts.iter().any(|p| *p == "..") || parts.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
