@@ -642,7 +642,7 @@ pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Work
     };
     assert_eq!(
         ids(runtime.list_containers(&exited).await.expect("list")),
-        [done.clone()]
+        vec![done.clone()]
     );
     let labelled = ContainerFilter {
         labels: BTreeMap::from([("container".into(), "running".into())]),
@@ -650,7 +650,7 @@ pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Work
     };
     assert_eq!(
         ids(runtime.list_containers(&labelled).await.expect("list")),
-        [running.clone()]
+        vec![running.clone()]
     );
     let by_id = ContainerFilter {
         id: Some(done.clone()),
@@ -658,7 +658,7 @@ pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Work
     };
     assert_eq!(
         ids(runtime.list_containers(&by_id).await.expect("list")),
-        [done.clone()]
+        vec![done.clone()]
     );
     let sandboxes = runtime
         .list_pod_sandboxes(&SandboxFilter {

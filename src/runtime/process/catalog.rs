@@ -186,13 +186,15 @@ pub(crate) fn normalize(reference: &str) -> (String, String) {
     }
 }
 
+/// (repository, tag or `None` for every tag) → entry.
+type Entries = BTreeMap<(String, Option<String>), ImageEntry>;
+
 /// The images a [`ProcessRuntime`](super::ProcessRuntime) can run, by
 /// reference. Cheap to clone (clones share the entries); entries can be
 /// added while the runtime runs.
 #[derive(Debug, Clone, Default)]
 pub struct ImageCatalog {
-    /// (repository, tag or `None` for every tag) → entry.
-    entries: Arc<RwLock<BTreeMap<(String, Option<String>), ImageEntry>>>,
+    entries: Arc<RwLock<Entries>>,
 }
 
 impl ImageCatalog {

@@ -251,7 +251,7 @@ pub(crate) fn bind(
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    if parts.iter().any(|p| *p == "..") || parts.is_empty() {
+    if parts.contains(&"..") || parts.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("mount path {container_path:?} must be absolute, without `..`"),
