@@ -186,6 +186,16 @@ pub(crate) fn normalize(reference: &str) -> (String, String) {
     }
 }
 
+/// The catalog key of a reference: its repository, and its tag when it
+/// names one.
+fn key(reference: &str) -> (String, Option<String>) {
+    let (repo, tag) = normalize(reference);
+    let base = reference.split('@').next().unwrap_or(reference);
+    let slash = base.rfind('/').map_or(0, |i| i + 1);
+    let has_tag = base[slash..].contains(':');
+    (repo, has_tag.then_some(tag))
+}
+
 /// (repository, tag or `None` for every tag) → entry.
 type Entries = BTreeMap<(String, Option<String>), ImageEntry>;
 
@@ -208,24 +218,15 @@ impl ImageCatalog {
     /// over the untagged entry. `docker.io/` and `library/` prefixes are
     /// ignored.
     pub fn register(&self, reference: &str, entry: ImageEntry) {
-        let (repo, tag) = normalize(reference);
-        let has_tag = {
-            let base = reference.split('@').next().unwrap_or(reference);
-            let slash = base.rfind('/').map_or(0, |i| i + 1);
-            base[slash..].contains(':')
-        };
-        let key = (repo, has_tag.then_some(tag));
         if let Ok(mut entries) = self.entries.write() {
-            entries.insert(key, entry);
+            entries.insert(key(reference), entry);
         }
     }
 
     /// Removes an image (the exact reference it was registered with).
     pub fn unregister(&self, reference: &str) {
-        let (repo, tag) = normalize(reference);
         if let Ok(mut entries) = self.entries.write() {
-            entries.remove(&(repo.clone(), Some(tag)));
-            entries.remove(&(repo, None));
+            entries.remove(&key(reference));
         }
     }
 

@@ -12,7 +12,7 @@
 //! | hostname | a UTS namespace with the pod's hostname | the host's |
 //!
 //! In every mode: stdout and stderr are written to the container's log file
-//! in the CRI format ([`logs`](crate::runtime::logs)), so
+//! in the CRI format ([`logs`]), so
 //! [`container_logs`](ContainerRuntime::container_logs) and `kubectl logs`
 //! work; the container is the leader of its own process group, and when it
 //! exits whatever it left behind in its group (and cgroup) is killed, as in
