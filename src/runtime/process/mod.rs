@@ -1164,9 +1164,18 @@ impl ContainerRuntime for ProcessRuntime {
             }
         }
         let mut held = Vec::new();
-        let netns = open("ns/net")?;
-        plan.netns_fd = Some(netns.as_raw_fd());
-        held.push(netns);
+        // Join the container's network namespace only when it has its own
+        // (setns needs CAP_SYS_ADMIN even into our own namespace).
+        let same_netns = {
+            use std::os::unix::fs::MetadataExt;
+            let ino = |p: String| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+            ino(format!("/proc/{pid}/ns/net")) == ino("/proc/self/ns/net".to_string())
+        };
+        if !same_netns {
+            let netns = open("ns/net")?;
+            plan.netns_fd = Some(netns.as_raw_fd());
+            held.push(netns);
+        }
         let mut env = env;
         let mut command = tokio::process::Command::new(program);
         if chrooted {
