@@ -13,6 +13,11 @@
 //! | `ProcessRuntime` | a host process, with its own network namespace and cgroup where the privileges allow | the embedded default: real containers with nothing installed |
 //! | `CriRuntime` (feature `cri`) | a containerd container over CRI gRPC | the industry runtime |
 //!
+//! [`process`] documents the process runtime and its image catalog;
+//! `conformance` (feature `test-util`) is the suite every backend passes,
+//! and `cri_testing` (features `test-util` + `cri`) starts a private
+//! containerd with locally built busybox and pause images.
+//!
 //! The life of a pod, as the node agent drives it:
 //!
 //! 1. [`pull_image`](ContainerRuntime::pull_image) for every image not yet
@@ -35,6 +40,16 @@
 //! silent success. Ids are opaque strings chosen by the runtime.
 
 pub mod logs;
+pub mod process;
+pub use process::{ImageCatalog, ImageEntry, ProcessRuntime, ProcessRuntimeConfig};
+#[cfg(feature = "cri")]
+pub mod cri;
+#[cfg(feature = "cri")]
+pub use cri::CriRuntime;
+#[cfg(feature = "test-util")]
+pub mod conformance;
+#[cfg(all(feature = "test-util", feature = "cri"))]
+pub mod cri_testing;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
