@@ -17,11 +17,13 @@
 //! | [`replicaset`], [`deployment`], [`gc`] | the built-in controllers |
 //! | [`ControllerManager`] | the built-in controllers in one process, optionally behind leader election |
 
+pub mod clock;
 mod controller;
 pub mod deployment;
 pub mod events;
 pub mod finalizer;
 pub mod gc;
+pub mod job;
 pub mod leader;
 pub mod manager;
 mod reconcile;

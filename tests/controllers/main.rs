@@ -4,6 +4,7 @@
 
 mod finalizer_events;
 mod gc;
+mod job;
 mod leader;
 mod manager;
 mod runtime;
