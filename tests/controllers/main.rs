@@ -7,5 +7,6 @@ mod gc;
 mod job;
 mod leader;
 mod manager;
+mod namespace;
 mod runtime;
 mod workloads;
