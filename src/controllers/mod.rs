@@ -19,6 +19,7 @@
 
 pub mod clock;
 mod controller;
+pub mod daemonset;
 pub mod deployment;
 pub mod events;
 pub mod finalizer;
@@ -26,6 +27,7 @@ pub mod gc;
 pub mod job;
 pub mod leader;
 pub mod manager;
+pub mod namespace;
 mod reconcile;
 pub mod replicaset;
 
