@@ -19,6 +19,7 @@
 
 pub mod clock;
 mod controller;
+pub mod cron;
 pub mod daemonset;
 pub mod deployment;
 pub mod events;
