@@ -21,7 +21,7 @@ use keelson::informer::{Event, InformerFactory};
 use serde_json::json;
 use tokio::sync::watch;
 
-pub(crate) const WAIT: Duration = Duration::from_secs(900);
+pub(crate) const WAIT: Duration = Duration::from_secs(3600);
 
 /// What the driver does with a new pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,7 +243,7 @@ where
             if let Some(v) = check().await {
                 return v;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     })
     .await;

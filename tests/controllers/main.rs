@@ -2,6 +2,7 @@
 //! events, the garbage collector, and the ReplicaSet and Deployment
 //! controllers, all against the in-memory API server.
 
+mod cronjob;
 mod daemonset;
 mod finalizer_events;
 mod gc;
