@@ -92,7 +92,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         rest = &rest[unit.len()..];
         total += value * secs;
     }
-    if !total.is_finite() || total < 0.0 || total > 1e12 {
+    if !total.is_finite() || !(0.0..=1e12).contains(&total) {
         return Err(format!("invalid duration {s:?}"));
     }
     Ok(Duration::from_secs_f64(total))

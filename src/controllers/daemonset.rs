@@ -428,7 +428,6 @@ impl DaemonSetReconciler {
                     },
                     data: json!({"spec": {"template": template}}),
                     revision: max + 1,
-                    ..Default::default()
                 };
                 match api.create(&rev).await {
                     Ok(_) => {}
@@ -499,7 +498,6 @@ impl DaemonSetReconciler {
                             name: node.clone(),
                             ..Default::default()
                         },
-                        ..Default::default()
                     };
                     api.create_subresource(&created.metadata.name, "binding", &binding)
                         .await?;

@@ -982,10 +982,8 @@ impl JobReconciler {
             i32::try_from(tally.active.iter().filter(|p| is_pod_ready(p)).count())
                 .unwrap_or(i32::MAX),
         );
-        if status != job.status {
-            if self.write_status(key, &job, &status).await?.is_none() {
-                return Ok(Action::Done);
-            }
+        if status != job.status && self.write_status(key, &job, &status).await?.is_none() {
+            return Ok(Action::Done);
         }
         if let Some(e) = first_error {
             return Err(e);
@@ -1211,8 +1209,10 @@ mod tests {
 
     #[test]
     fn indexed_pods_carry_their_index() {
-        let mut job = Job::default();
-        job.metadata = ObjectMeta::namespaced("ns", "work");
+        let mut job = Job {
+            metadata: ObjectMeta::namespaced("ns", "work"),
+            ..Default::default()
+        };
         job.metadata.uid = "u1".into();
         job.spec.completion_mode = Some("Indexed".into());
         job.spec.template.spec.containers.push(Default::default());

@@ -340,7 +340,6 @@ async fn without_bind_directly_a_scheduler_binds_by_node_affinity() {
                     name: node,
                     ..Default::default()
                 },
-                ..Default::default()
             };
             let _ = Api::<Pod>::namespaced(&client, "default")
                 .create_subresource(&p.metadata.name, "binding", &binding)
