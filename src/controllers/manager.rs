@@ -1,5 +1,5 @@
 //! The controller manager: the built-in controllers (ReplicaSet,
-//! Deployment, garbage collector) in one process, sharing one set of
+//! Deployment, Job, CronJob, DaemonSet, Namespace, garbage collector) in one process, sharing one set of
 //! informers, optionally behind leader election so that only one of
 //! several replicas acts.
 //!
@@ -26,7 +26,7 @@ use std::future::Future;
 use futures::future::{FutureExt, Shared};
 
 use super::leader::{self, LeaderElector};
-use super::{deployment, gc, replicaset};
+use super::{cronjob, daemonset, deployment, gc, job, namespace, replicaset};
 use crate::client::IntoClient;
 use crate::informer::InformerFactory;
 
@@ -43,6 +43,10 @@ pub struct ControllerManager {
     replicasets: bool,
     deployments: bool,
     garbage_collector: bool,
+    jobs: bool,
+    cronjobs: bool,
+    daemonsets: bool,
+    namespaces: bool,
 }
 
 impl std::fmt::Debug for ControllerManager {
@@ -55,6 +59,10 @@ impl std::fmt::Debug for ControllerManager {
             .field("replicasets", &self.replicasets)
             .field("deployments", &self.deployments)
             .field("garbage_collector", &self.garbage_collector)
+            .field("jobs", &self.jobs)
+            .field("cronjobs", &self.cronjobs)
+            .field("daemonsets", &self.daemonsets)
+            .field("namespaces", &self.namespaces)
             .finish()
     }
 }
@@ -76,6 +84,10 @@ impl ControllerManager {
             replicasets: true,
             deployments: true,
             garbage_collector: true,
+            jobs: true,
+            cronjobs: true,
+            daemonsets: true,
+            namespaces: true,
         }
     }
 
@@ -109,6 +121,31 @@ impl ControllerManager {
     /// Run the garbage collector (default on).
     pub fn garbage_collector(mut self, on: bool) -> Self {
         self.garbage_collector = on;
+        self
+    }
+
+    /// Run the Job controller (default on).
+    pub fn jobs(mut self, on: bool) -> Self {
+        self.jobs = on;
+        self
+    }
+
+    /// Run the CronJob controller (default on).
+    pub fn cronjobs(mut self, on: bool) -> Self {
+        self.cronjobs = on;
+        self
+    }
+
+    /// Run the DaemonSet controller (default on; pods are left to the
+    /// scheduler to bind).
+    pub fn daemonsets(mut self, on: bool) -> Self {
+        self.daemonsets = on;
+        self
+    }
+
+    /// Run the Namespace controller (default on).
+    pub fn namespaces(mut self, on: bool) -> Self {
+        self.namespaces = on;
         self
     }
 
@@ -154,6 +191,18 @@ impl ControllerManager {
         }
         if self.deployments {
             running.spawn(deployment::run(&self.factory, stop.clone()));
+        }
+        if self.jobs {
+            running.spawn(job::run(&self.factory, stop.clone()));
+        }
+        if self.cronjobs {
+            running.spawn(cronjob::run(&self.factory, stop.clone()));
+        }
+        if self.daemonsets {
+            running.spawn(daemonset::run(&self.factory, stop.clone()));
+        }
+        if self.namespaces {
+            running.spawn(namespace::run(&self.factory, stop.clone()));
         }
         if self.garbage_collector {
             let collector =
