@@ -9,7 +9,7 @@
 //!
 //! | backend | what a container is | use it for |
 //! |---|---|---|
-//! | `FakeRuntime` | a simulated state machine, scriptable (exit after a while, crash loops, failing probes, pull errors) | tests and thousands of simulated nodes in one process |
+//! | [`FakeRuntime`] | a simulated state machine, scriptable (exit after a while, crash loops, failing probes, pull errors) | tests and thousands of simulated nodes in one process |
 //! | `ProcessRuntime` | a host process, with its own network namespace and cgroup where the privileges allow | the embedded default: real containers with nothing installed |
 //! | `CriRuntime` (feature `cri`) | a containerd container over CRI gRPC | the industry runtime |
 //!
@@ -34,7 +34,10 @@
 //! Operations a backend cannot offer return [`Error::Unsupported`], never a
 //! silent success. Ids are opaque strings chosen by the runtime.
 
+pub mod fake;
 pub mod logs;
+
+pub use self::fake::FakeRuntime;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
