@@ -262,7 +262,7 @@ async fn delete_pod(shared: &Shared, pod: &Pod) {
     let api: Api<Pod> = Api::namespaced(shared.client.clone(), &pod.metadata.namespace);
     let opts = DeleteOptions {
         grace_period_seconds: Some(0),
-        preconditions: Some(Preconditions {
+        preconditions: (!pod.metadata.uid.is_empty()).then(|| Preconditions {
             uid: Some(pod.metadata.uid.clone()),
             resource_version: None,
         }),
@@ -427,7 +427,10 @@ impl Worker {
                     delete_pod(&self.shared, &self.pod).await;
                 }
                 if self.is_static && update.stop {
-                    delete_pod(&self.shared, &self.pod).await;
+                    // The mirror pod has a uid of its own.
+                    let mut mirror = (*self.pod).clone();
+                    mirror.metadata.uid = Str::default();
+                    delete_pod(&self.shared, &mirror).await;
                 }
                 break;
             }
@@ -769,7 +772,18 @@ impl Worker {
         let Some(observed) = slot.observed.clone() else {
             return;
         };
-        let finished = observed.finished_at.map_or(now, |t| clock.instant_of(t));
+        // The runtime's clock may differ from ours: measure the run in its
+        // clock, and place it from when we started the container.
+        let finished = match (
+            slot.running_since,
+            observed.started_at,
+            observed.finished_at,
+        ) {
+            (Some(since), Some(s), Some(f)) => since + f.duration_since(s).unwrap_or_default(),
+            (_, _, Some(f)) => clock.instant_of(f),
+            _ => now,
+        }
+        .min(now);
         let ran = observed
             .started_at
             .map(|t| {
@@ -1232,6 +1246,10 @@ impl Worker {
         let mut pod = (*self.pod).clone();
         pod.status = new.clone();
         pod.metadata.resource_version = Str::default();
+        if self.is_static {
+            // The mirror pod has a uid of its own.
+            pod.metadata.uid = Str::default();
+        }
         let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), &pod.metadata.namespace);
         match api.update_status(&pod).await {
             Ok(_) => self.last_status = Some(new),
