@@ -4,6 +4,8 @@
 //! logs.
 
 mod config;
+#[cfg(feature = "http")]
+mod kubectl;
 mod lifecycle;
 
 use std::sync::{Arc, Mutex};
