@@ -511,7 +511,8 @@ impl Worker {
                 continue;
             }
             match self.init[i].state() {
-                Some(ContainerState::Running) | Some(ContainerState::Created) => return,
+                Some(ContainerState::Running) => return,
+                Some(ContainerState::Created) if self.init[i].waiting.is_none() => return,
                 Some(ContainerState::Exited) if self.init[i].restart_for != self.init[i].id => {
                     let code = self.init[i]
                         .observed
@@ -568,7 +569,9 @@ impl Worker {
                         slot.done = true;
                     }
                 }
-                Some(ContainerState::Created) | Some(ContainerState::Unknown) => {}
+                // Created but not started (a failed start is retried below).
+                Some(ContainerState::Created) | Some(ContainerState::Unknown)
+                    if self.apps[i].waiting.is_none() => {}
                 _ => {
                     if self.apps[i].next_start.is_none_or(|t| t <= now) {
                         self.start_container(false, i).await;

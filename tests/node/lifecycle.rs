@@ -1,15 +1,19 @@
 //! Registration, lifecycle, restarts, probes, termination, admission.
+use std::sync::atomic::{AtomicU16, Ordering as AtomicOrdering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use keelson::api::coordination::Lease;
 use keelson::api::core::{
-    Container, ExecAction, Lifecycle, LifecycleHandler, Node as NodeObject, Probe,
+    Container, ExecAction, HttpGetAction, Lifecycle, LifecycleHandler, Node as NodeObject, Probe,
 };
 use keelson::api::meta::DeleteOptions;
 use keelson::api::quantity::ResourceList;
+use keelson::api::IntOrString;
 use keelson::client::Api;
 use keelson::runtime::fake::Behavior;
 use keelson::runtime::FakeRuntime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::{condition, config, pod, running, Node};
@@ -482,4 +486,49 @@ async fn forced_deletion_stops_the_pod_and_shutdown_can_stop_pods() {
     let fake = node.runtime.inner.clone();
     node.shutdown().await;
     assert_eq!(fake.sandbox_count(), 0, "stopping the agent stops its pods");
+}
+
+/// A tiny HTTP server answering every request with the current code.
+async fn serve_code(code: Arc<AtomicU16>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            let code = code.load(AtomicOrdering::Relaxed);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn http_get_readiness_probe_follows_the_server() {
+    let code = Arc::new(AtomicU16::new(200));
+    let port = serve_code(code.clone()).await;
+    let node = Node::start(config().sync_period(Duration::from_millis(100)), FakeRuntime::new()).await;
+    let mut p = pod("http", &[("web", "httpd")]);
+    p.spec.containers[0].readiness_probe = Some(Box::new(Probe {
+        http_get: Some(HttpGetAction {
+            path: "/healthz".into(),
+            port: IntOrString::Int(i32::from(port)),
+            host: "127.0.0.1".into(),
+            ..HttpGetAction::default()
+        }),
+        period_seconds: 1,
+        failure_threshold: 1,
+        ..Probe::default()
+    }));
+    node.create(p).await;
+    node.wait("http", "Ready", |p| condition(p, "Ready").as_deref() == Some("True")).await;
+    code.store(503, AtomicOrdering::Relaxed);
+    node.wait("http", "not Ready", |p| condition(p, "Ready").as_deref() == Some("False")).await;
+    code.store(204, AtomicOrdering::Relaxed);
+    node.wait("http", "Ready again", |p| condition(p, "Ready").as_deref() == Some("True")).await;
 }
