@@ -393,18 +393,19 @@ impl Clock {
     }
 }
 
+/// Container name → (current id, previous id).
+pub(crate) type ContainerIds = HashMap<Str, (Option<String>, Option<String>)>;
+
 /// What the agent knows of one pod it runs, shared between its worker and
 /// the log server.
 #[derive(Debug, Default)]
 pub(crate) struct PodEntry {
     /// Container name → (current id, previous id).
-    pub(crate) containers: Mutex<HashMap<Str, (Option<String>, Option<String>)>>,
+    pub(crate) containers: Mutex<ContainerIds>,
 }
 
 impl PodEntry {
-    pub(crate) fn containers(
-        &self,
-    ) -> MutexGuard<'_, HashMap<Str, (Option<String>, Option<String>)>> {
+    pub(crate) fn containers(&self) -> MutexGuard<'_, ContainerIds> {
         self.containers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

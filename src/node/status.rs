@@ -130,20 +130,9 @@ pub(crate) fn phase(pod: &Pod, initialized: bool, statuses: &[ApiStatus]) -> &'s
     }
     if stopped > 0 {
         return match pod.spec.restart_policy.as_str() {
-            "Never" => {
-                if stopped == succeeded {
-                    "Succeeded"
-                } else {
-                    "Failed"
-                }
-            }
-            "OnFailure" => {
-                if stopped == succeeded {
-                    "Succeeded"
-                } else {
-                    "Running"
-                }
-            }
+            "Never" if stopped == succeeded => "Succeeded",
+            "Never" => "Failed",
+            "OnFailure" if stopped == succeeded => "Succeeded",
             _ => "Running",
         };
     }
@@ -217,12 +206,7 @@ pub(crate) fn build(v: &PodView<'_>) -> PodStatus {
         .init
         .iter()
         .zip(&init)
-        .filter(|(_, s)| {
-            !s.state
-                .terminated
-                .as_ref()
-                .is_some_and(|t| t.exit_code == 0)
-        })
+        .filter(|(_, s)| s.state.terminated.as_ref().is_none_or(|t| t.exit_code != 0))
         .map(|(c, _)| c.name.as_str())
         .collect();
     let unready: Vec<&str> = v

@@ -158,12 +158,10 @@ async fn setup_one(
             "DirectoryOrCreate" => tokio::fs::create_dir_all(&path)
                 .await
                 .map_err(|e| io(e, &path))?,
-            "FileOrCreate" => {
-                if tokio::fs::metadata(&path).await.is_err() {
-                    tokio::fs::write(&path, b"")
-                        .await
-                        .map_err(|e| io(e, &path))?;
-                }
+            "FileOrCreate" if tokio::fs::metadata(&path).await.is_err() => {
+                tokio::fs::write(&path, b"")
+                    .await
+                    .map_err(|e| io(e, &path))?
             }
             "Directory" | "File" | "Socket" | "CharDevice" | "BlockDevice" => {
                 tokio::fs::metadata(&path).await.map_err(|e| io(e, &path))?;
