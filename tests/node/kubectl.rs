@@ -39,10 +39,17 @@ async fn kubectl_logs_reaches_the_agent() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     write_kubeconfig(&dir.path().join("kubeconfig"), &serving.url(), "keelson").unwrap();
-    let runtime = FakeRuntime::new().script("talker", Behavior::run_forever().log("hello").log("world"));
-    let node = Node::start_on(server, config().sync_period(Duration::from_millis(50)), runtime).await;
+    let runtime =
+        FakeRuntime::new().script("talker", Behavior::run_forever().log("hello").log("world"));
+    let node = Node::start_on(
+        server,
+        config().sync_period(Duration::from_millis(50)),
+        runtime,
+    )
+    .await;
     node.create(pod("talk", &[("talker", "talker")])).await;
-    node.create(pod("pair", &[("a", "talker"), ("b", "talker")])).await;
+    node.create(pod("pair", &[("a", "talker"), ("b", "talker")]))
+        .await;
     node.wait("talk", "Running", running).await;
     node.wait("pair", "Running", running).await;
 
@@ -57,7 +64,11 @@ async fn kubectl_logs_reaches_the_agent() {
     assert_eq!(out, "hello\nworld\n");
     // The API's 400 for an unnamed container of a two-container pod;
     // kubectl itself would pick the default container, so ask raw.
-    let (ok, _, err) = kubectl(dir.path(), &["get", "--raw", "/api/v1/namespaces/default/pods/pair/log"]).await;
+    let (ok, _, err) = kubectl(
+        dir.path(),
+        &["get", "--raw", "/api/v1/namespaces/default/pods/pair/log"],
+    )
+    .await;
     assert!(!ok);
     assert!(err.contains("a container name must be specified"), "{err}");
     node.shutdown().await;

@@ -494,7 +494,9 @@ async fn serve_code(code: Arc<AtomicU16>) -> u16 {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = listener.accept().await else { return };
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
             let code = code.load(AtomicOrdering::Relaxed);
             tokio::spawn(async move {
                 let mut buf = [0u8; 1024];
@@ -512,7 +514,11 @@ async fn serve_code(code: Arc<AtomicU16>) -> u16 {
 async fn http_get_readiness_probe_follows_the_server() {
     let code = Arc::new(AtomicU16::new(200));
     let port = serve_code(code.clone()).await;
-    let node = Node::start(config().sync_period(Duration::from_millis(100)), FakeRuntime::new()).await;
+    let node = Node::start(
+        config().sync_period(Duration::from_millis(100)),
+        FakeRuntime::new(),
+    )
+    .await;
     let mut p = pod("http", &[("web", "httpd")]);
     p.spec.containers[0].readiness_probe = Some(Box::new(Probe {
         http_get: Some(HttpGetAction {
@@ -526,9 +532,18 @@ async fn http_get_readiness_probe_follows_the_server() {
         ..Probe::default()
     }));
     node.create(p).await;
-    node.wait("http", "Ready", |p| condition(p, "Ready").as_deref() == Some("True")).await;
+    node.wait("http", "Ready", |p| {
+        condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
     code.store(503, AtomicOrdering::Relaxed);
-    node.wait("http", "not Ready", |p| condition(p, "Ready").as_deref() == Some("False")).await;
+    node.wait("http", "not Ready", |p| {
+        condition(p, "Ready").as_deref() == Some("False")
+    })
+    .await;
     code.store(204, AtomicOrdering::Relaxed);
-    node.wait("http", "Ready again", |p| condition(p, "Ready").as_deref() == Some("True")).await;
+    node.wait("http", "Ready again", |p| {
+        condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
 }
