@@ -8,6 +8,7 @@
 //! | [`store`] | a revisioned key-value store with watch: in memory, or etcd |
 //! | [`informer`] | reflectors, caches, shared informers and work queues for controllers |
 //! | [`controllers`] | the reconcile runtime, leader election, and the built-in controllers |
+//! | [`node`] | the node agent (kubelet): registration, pod workers, probes, restarts, volumes, status |
 //! | [`runtime`] | the CRI-shaped container runtime interface the node agent drives |
 //!
 //! Start with [`prelude`]:
@@ -27,6 +28,7 @@ pub mod controllers;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod informer;
+pub mod node;
 pub mod runtime;
 pub mod store;
 

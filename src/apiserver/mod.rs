@@ -77,6 +77,7 @@ mod crd;
 mod crd_schema;
 mod error;
 mod kinds;
+mod logs;
 mod patch;
 mod registry;
 pub mod request;
@@ -85,6 +86,7 @@ mod strategy;
 pub use self::admission::{Admission, Attributes, Operation};
 pub use self::cache::{ObjectRef, WatchStream};
 pub use self::error::{Error, Result};
+pub use self::logs::{PodLogOptions, PodLogStream, PodLogs};
 pub use self::registry::{Deleted, ListResponse, Written};
 pub use self::request::{
     ListOptions, PatchType, Propagation, Target, UserInfo, VersionMatch, WriteOptions,
@@ -173,6 +175,8 @@ pub(crate) struct Inner {
     /// The newest revision this server has written (acknowledged).
     pub(crate) written: AtomicI64,
     pub(crate) allocator: allocator::Allocator,
+    /// Log providers (node agents) by node name.
+    pub(crate) pod_logs: logs::Registry,
 }
 
 /// The API server. Cheap to clone.
@@ -257,6 +261,7 @@ impl Builder {
             progress: Arc::new(AtomicI64::new(0)),
             progress_tx,
             written: AtomicI64::new(0),
+            pod_logs: logs::Registry::default(),
         });
         let scheme = self.scheme.unwrap_or_else(|| Scheme::builtin().clone());
         let server = ApiServer { inner };

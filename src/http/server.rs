@@ -735,6 +735,9 @@ async fn object(
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(table::wants_table);
+    if method == Method::GET && target.resource == "pods" && target.subresource == "log" {
+        return pod_log(api, &target, &query).await;
+    }
     match method {
         Method::GET | Method::HEAD if collection || watch_prefix => {
             let opts = query.list_options()?;
@@ -904,4 +907,32 @@ async fn object(
             "the server does not allow this method on the requested resource ({other} {target})"
         ))),
     }
+}
+
+/// `GET .../pods/{name}/log`: the node agent's stream, chunked, as text.
+async fn pod_log(api: &ApiServer, target: &Target, query: &Query) -> Result<Response<Body>> {
+    let keys = [
+        "container",
+        "follow",
+        "previous",
+        "sinceSeconds",
+        "tailLines",
+        "timestamps",
+        "limitBytes",
+    ];
+    let options = crate::apiserver::PodLogOptions::from_query(
+        keys.iter().filter_map(|k| query.get(k).map(|v| (*k, v))),
+    )?;
+    let stream = api
+        .pod_logs(&target.namespace, &target.name, &options)
+        .await?;
+    // An error mid-stream ends the body (the status line is already sent).
+    let frames = stream
+        .take_while(|c| std::future::ready(c.is_ok()))
+        .filter_map(|c| std::future::ready(c.ok()))
+        .map(|b| Ok::<_, Infallible>(Frame::data(b)));
+    let mut r = Response::new(StreamBody::new(frames).boxed_unsync());
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(r)
 }

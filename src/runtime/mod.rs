@@ -9,7 +9,7 @@
 //!
 //! | backend | what a container is | use it for |
 //! |---|---|---|
-//! | `FakeRuntime` | a simulated state machine, scriptable (exit after a while, crash loops, failing probes, pull errors) | tests and thousands of simulated nodes in one process |
+//! | [`FakeRuntime`] | a simulated state machine, scriptable (exit after a while, crash loops, failing probes, pull errors) | tests and thousands of simulated nodes in one process |
 //! | `ProcessRuntime` | a host process, with its own network namespace and cgroup where the privileges allow | the embedded default: real containers with nothing installed |
 //! | `CriRuntime` (feature `cri`) | a containerd container over CRI gRPC | the industry runtime |
 //!
@@ -39,6 +39,7 @@
 //! Operations a backend cannot offer return [`Error::Unsupported`], never a
 //! silent success. Ids are opaque strings chosen by the runtime.
 
+pub mod fake;
 pub mod logs;
 pub mod process;
 pub use process::{ImageCatalog, ImageEntry, ProcessRuntime, ProcessRuntimeConfig};
@@ -50,6 +51,8 @@ pub use cri::CriRuntime;
 pub mod conformance;
 #[cfg(all(feature = "test-util", feature = "cri"))]
 pub mod cri_testing;
+
+pub use self::fake::FakeRuntime;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
