@@ -8,6 +8,7 @@
 //! | [`store`] | a revisioned key-value store with watch: in memory, or etcd |
 //! | [`informer`] | reflectors, caches, shared informers and work queues for controllers |
 //! | [`controllers`] | the reconcile runtime, leader election, and the built-in controllers |
+//! | [`scheduler`] | the scheduling framework, queue, cache, default plugins and the scheduler |
 //!
 //! Start with [`prelude`]:
 //!
@@ -26,6 +27,7 @@ pub mod controllers;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod informer;
+pub mod scheduler;
 pub mod store;
 
 /// The types most programs need.
