@@ -65,6 +65,9 @@ pub struct Snapshot {
     nominated: Arc<HashMap<Str, Vec<Arc<PodInfo>>>>,
     affinity_nodes: Vec<usize>,
     anti_affinity_nodes: Vec<usize>,
+    /// The cache and update this snapshot was last brought up to date
+    /// with; any other snapshot is rebuilt in full.
+    source: (u64, u64),
 }
 
 impl Snapshot {
@@ -73,7 +76,7 @@ impl Snapshot {
     pub fn from_nodes(nodes: impl IntoIterator<Item = NodeInfo>) -> Snapshot {
         let mut cache = Cache::new();
         for n in nodes {
-            cache.insert_node_info(n);
+            cache.add_node_info(n);
         }
         let mut s = Snapshot::default();
         cache.update_snapshot(&mut s);
@@ -188,7 +191,11 @@ pub struct Cache {
     cluster: Arc<ClusterObjects>,
     cluster_dirty: bool,
     ttl: Option<Duration>,
+    id: u64,
+    version: u64,
 }
+
+static CACHE_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Cache {
     /// An empty cache; assumed pods expire 15 minutes after their bind
@@ -196,6 +203,7 @@ impl Cache {
     pub fn new() -> Cache {
         Cache {
             ttl: Some(Duration::from_secs(15 * 60)),
+            id: CACHE_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             ..Cache::default()
         }
     }
@@ -235,6 +243,23 @@ impl Cache {
             }
         }
         self.images_dirty = true;
+    }
+
+    /// Adds a ready-made node info (with its pods) — for simulations and
+    /// tests that build nodes directly.
+    pub fn add_node_info(&mut self, info: NodeInfo) {
+        for p in &info.pods {
+            self.pods.insert(
+                p.uid.clone(),
+                PodState {
+                    info: p.clone(),
+                    node: Str::from(info.name()),
+                    assumed: false,
+                    deadline: None,
+                },
+            );
+        }
+        self.insert_node_info(info);
     }
 
     fn insert_node_info(&mut self, info: NodeInfo) {
@@ -401,8 +426,18 @@ impl Cache {
         self.cluster_dirty = true;
     }
 
-    /// Brings `snapshot` up to date: only changed nodes are replaced.
+    /// Brings `snapshot` up to date: only changed nodes are replaced (a
+    /// snapshot last updated from another cache, or from an older state of
+    /// this one than the last update, is rebuilt in full).
     pub fn update_snapshot(&mut self, snapshot: &mut Snapshot) {
+        if snapshot.source != (self.id, self.version) {
+            *snapshot = Snapshot::default();
+            self.dirty.extend(self.nodes.keys().cloned());
+            self.images_dirty = true;
+            self.cluster_dirty = true;
+        }
+        self.version += 1;
+        snapshot.source = (self.id, self.version);
         let mut structure_changed = false;
         let mut affinity_changed = false;
         for name in self.dirty.drain() {

@@ -546,6 +546,12 @@ impl Handle {
         }
     }
 
+    /// The scheduler's view of a node: its allocatable and the requests of
+    /// the pods bound or assumed to it.
+    pub fn node_info(&self, name: &str) -> Option<Arc<NodeInfo>> {
+        self.shared.cache().node_info(name).cloned()
+    }
+
     /// Pods held by Permit plugins.
     pub fn waiting_pods(&self) -> &WaitingPods {
         &self.shared.waiting
