@@ -208,14 +208,9 @@ impl Score for BalancedAllocation {
                 Some((req as f64 / cap as f64).min(1.0))
             }
         };
-        let fs: Vec<f64> = ["cpu", "memory"].into_iter().filter_map(frac).collect();
-        let std = match fs.as_slice() {
-            [a, b] => (a - b).abs() / 2.0,
-            [] | [_] => 0.0,
-            many => {
-                let mean = many.iter().sum::<f64>() / many.len() as f64;
-                (many.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / many.len() as f64).sqrt()
-            }
+        let std = match (frac("cpu"), frac("memory")) {
+            (Some(a), Some(b)) => (a - b).abs() / 2.0,
+            _ => 0.0,
         };
         Ok(((1.0 - std) * MAX_NODE_SCORE as f64) as i64)
     }
