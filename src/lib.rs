@@ -10,6 +10,7 @@
 //! | [`controllers`] | the reconcile runtime, leader election, and the built-in controllers |
 //! | [`node`] | the node agent (kubelet): registration, pod workers, probes, restarts, volumes, status |
 //! | [`runtime`] | the CRI-shaped container runtime interface the node agent drives |
+//! | [`scheduler`] | the scheduling framework, queue, cache, default plugins and the scheduler |
 //!
 //! Start with [`prelude`]:
 //!
@@ -30,6 +31,7 @@ pub mod http;
 pub mod informer;
 pub mod node;
 pub mod runtime;
+pub mod scheduler;
 pub mod store;
 
 /// The types most programs need.
