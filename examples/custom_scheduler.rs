@@ -81,7 +81,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nodes: Api<Node> = Api::all(&client);
     for i in 0..4 {
         nodes.create(&node(&format!("spot-{i}"), "spot")).await?;
-        nodes.create(&node(&format!("ondemand-{i}"), "on-demand")).await?;
+        nodes
+            .create(&node(&format!("ondemand-{i}"), "on-demand"))
+            .await?;
     }
 
     // The defaults, plus our plugin with a weight that outweighs the
@@ -99,7 +101,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Two pods that ask for the on-demand pool.
     for i in 0..2 {
         let mut p = pod(&format!("critical-{i}"), "1");
-        p.metadata.annotations.insert("example.com/pool", "on-demand");
+        p.metadata
+            .annotations
+            .insert("example.com/pool", "on-demand");
         pods.create(&p).await?;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -114,7 +118,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             p.spec.node_name.to_string()
         };
-        placement.entry(node).or_default().push(p.metadata.name.to_string());
+        placement
+            .entry(node)
+            .or_default()
+            .push(p.metadata.name.to_string());
     }
     for (node, pods) in &placement {
         println!("{node:12} {:2} pods: {}", pods.len(), pods.join(" "));

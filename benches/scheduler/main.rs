@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use keelson::api::core::{
     Affinity, Container, ContainerPort, Namespace, Node, NodeAffinity, NodeSelector,
-    NodeSelectorRequirement, NodeSelectorTerm, Pod, PodAffinity, PodAffinityTerm,
-    PodAntiAffinity, TopologySpreadConstraint,
+    NodeSelectorRequirement, NodeSelectorTerm, Pod, PodAffinity, PodAffinityTerm, PodAntiAffinity,
+    TopologySpreadConstraint,
 };
 use keelson::api::{LabelSelector, ObjectMeta, Quantity};
 use keelson::apiserver::ApiServer;
@@ -112,18 +112,24 @@ fn make_pod(kind: Kind, ns: &str, name: &str) -> Pod {
         Kind::Spreading => {
             let mut p = base_pod(ns, name, "100m");
             p.metadata.labels.insert("color", "blue");
-            p.spec.topology_spread_constraints.push(TopologySpreadConstraint {
-                max_skew: 5,
-                topology_key: ZONE.into(),
-                when_unsatisfiable: "DoNotSchedule".into(),
-                label_selector: Some(selector("color", "blue")),
-                ..Default::default()
-            });
+            p.spec
+                .topology_spread_constraints
+                .push(TopologySpreadConstraint {
+                    max_skew: 5,
+                    topology_key: ZONE.into(),
+                    when_unsatisfiable: "DoNotSchedule".into(),
+                    label_selector: Some(selector("color", "blue")),
+                    ..Default::default()
+                });
             p
         }
         Kind::AntiAffinity | Kind::Affinity => {
             let mut p = base_pod(ns, name, "100m");
-            let (color, key) = if kind == Kind::AntiAffinity { ("green", HOST) } else { ("blue", ZONE) };
+            let (color, key) = if kind == Kind::AntiAffinity {
+                ("green", HOST)
+            } else {
+                ("blue", ZONE)
+            };
             p.metadata.labels.insert("color", color);
             let term = PodAffinityTerm {
                 label_selector: Some(selector("color", color)),
@@ -184,7 +190,11 @@ async fn create_all(client: &LocalClient, pods: Vec<Pod>) {
         .await;
 }
 
-async fn wait_bound(handle: &keelson::scheduler::Handle, want: u64, limit: Duration) -> Option<Instant> {
+async fn wait_bound(
+    handle: &keelson::scheduler::Handle,
+    want: u64,
+    limit: Duration,
+) -> Option<Instant> {
     let start = Instant::now();
     loop {
         if handle.stats().bound >= want {
@@ -224,15 +234,26 @@ async fn run(w: &Workload) {
     let task = tokio::spawn(scheduler.run());
 
     let (kind, ns, count) = w.init;
-    let init: Vec<Pod> = (0..count).map(|i| make_pod(kind, ns, &format!("init-{i}"))).collect();
+    let init: Vec<Pod> = (0..count)
+        .map(|i| make_pod(kind, ns, &format!("init-{i}")))
+        .collect();
     create_all(&client, init).await;
-    if wait_bound(&handle, count as u64, Duration::from_secs(300)).await.is_none() {
-        println!("bench {}: init pods not scheduled ({} bound)", w.name, handle.stats().bound);
+    if wait_bound(&handle, count as u64, Duration::from_secs(300))
+        .await
+        .is_none()
+    {
+        println!(
+            "bench {}: init pods not scheduled ({} bound)",
+            w.name,
+            handle.stats().bound
+        );
         return;
     }
     let before = handle.stats();
     let (kind, ns, count) = w.measure;
-    let pods: Vec<Pod> = (0..count).map(|i| make_pod(kind, ns, &format!("pod-{i}"))).collect();
+    let pods: Vec<Pod> = (0..count)
+        .map(|i| make_pod(kind, ns, &format!("pod-{i}")))
+        .collect();
     let start = Instant::now();
     create_all(&client, pods).await;
     let want = before.bound + count as u64;
@@ -258,14 +279,20 @@ async fn run(w: &Workload) {
         after.attempts - before.attempts,
         after.unschedulable - before.unschedulable,
         after.preemptions - before.preemptions,
-        w.target.map_or("report".to_string(), |t| format!("≥ {t:.0} pods/s ({})", if rate >= t { "met" } else { "NOT met" })),
+        w.target.map_or("report".to_string(), |t| format!(
+            "≥ {t:.0} pods/s ({})",
+            if rate >= t { "met" } else { "NOT met" }
+        )),
     );
     handle.shutdown();
     let _ = task.await;
 }
 
 fn main() {
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let workloads = [
         Workload {
             name: "SchedulingBasic_5000Nodes_10000Pods",

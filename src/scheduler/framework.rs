@@ -603,11 +603,20 @@ impl fmt::Display for FitError {
 
 impl std::error::Error for FitError {}
 
+/// What the filter phase found: the feasible nodes (indexes into the
+/// snapshot), the nodes that failed with their status, and how many nodes
+/// were visited.
+type Filtered = (Vec<usize>, Vec<(usize, Status)>, usize);
+
+/// One worker's share of a parallel filter: feasible (order, node index)
+/// pairs, failures, and the error that stopped it, if any.
+type ChunkResult = (Vec<(usize, usize)>, Vec<(usize, Status)>, Option<Status>);
+
 /// Where a scheduling attempt ended.
 #[derive(Clone, Debug)]
 pub enum ScheduleError {
-    /// No node fits.
-    Fit(FitError),
+    /// No node fits (boxed: the statuses of every node make it large).
+    Fit(Box<FitError>),
     /// A plugin failed ([`Code::Error`]).
     Error(Status),
 }
@@ -869,7 +878,7 @@ impl Framework {
         pod: &PodInfo,
         snapshot: &Snapshot,
         want: usize,
-    ) -> Result<(Vec<usize>, Vec<(usize, Status)>, usize), Status> {
+    ) -> Result<Filtered, Status> {
         let n = snapshot.len();
         if let Some(names) = state.node_names() {
             let mut feasible = Vec::new();
@@ -916,55 +925,54 @@ impl Framework {
             let chunk = (n / (threads * 8)).clamp(16, 1024);
             let next = AtomicUsize::new(0);
             let found = AtomicUsize::new(0);
-            let results: Vec<(Vec<(usize, usize)>, Vec<(usize, Status)>, Option<Status>)> =
-                std::thread::scope(|scope| {
-                    let work = || {
-                        let mut feasible = Vec::new();
-                        let mut failed = Vec::new();
-                        loop {
-                            if found.load(Ordering::Relaxed) >= want {
-                                break;
-                            }
-                            let c = next.fetch_add(1, Ordering::Relaxed);
-                            let from = c * chunk;
-                            if from >= n {
-                                break;
-                            }
-                            for k in from..(from + chunk).min(n) {
-                                let i = (start + k) % n;
-                                let s = self.run_filters_with_nominated(
-                                    state,
-                                    pod,
-                                    snapshot.node(i),
-                                    snapshot,
-                                );
-                                if s.code() == Code::Error {
-                                    return (feasible, failed, Some(s));
-                                }
-                                if s.is_success() {
-                                    feasible.push((k, i));
-                                    found.fetch_add(1, Ordering::Relaxed);
-                                } else {
-                                    failed.push((k, s));
-                                }
-                            }
+            let results: Vec<ChunkResult> = std::thread::scope(|scope| {
+                let work = || {
+                    let mut feasible = Vec::new();
+                    let mut failed = Vec::new();
+                    loop {
+                        if found.load(Ordering::Relaxed) >= want {
+                            break;
                         }
-                        (feasible, failed, None)
-                    };
-                    let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-                    let mut out = vec![work()];
-                    for h in handles {
-                        match h.join() {
-                            Ok(r) => out.push(r),
-                            Err(_) => out.push((
-                                Vec::new(),
-                                Vec::new(),
-                                Some(Status::error("a filter plugin panicked")),
-                            )),
+                        let c = next.fetch_add(1, Ordering::Relaxed);
+                        let from = c * chunk;
+                        if from >= n {
+                            break;
+                        }
+                        for k in from..(from + chunk).min(n) {
+                            let i = (start + k) % n;
+                            let s = self.run_filters_with_nominated(
+                                state,
+                                pod,
+                                snapshot.node(i),
+                                snapshot,
+                            );
+                            if s.code() == Code::Error {
+                                return (feasible, failed, Some(s));
+                            }
+                            if s.is_success() {
+                                feasible.push((k, i));
+                                found.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                failed.push((k, s));
+                            }
                         }
                     }
-                    out
-                });
+                    (feasible, failed, None)
+                };
+                let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+                let mut out = vec![work()];
+                for h in handles {
+                    match h.join() {
+                        Ok(r) => out.push(r),
+                        Err(_) => out.push((
+                            Vec::new(),
+                            Vec::new(),
+                            Some(Status::error("a filter plugin panicked")),
+                        )),
+                    }
+                }
+                out
+            });
             let mut feasible = Vec::new();
             let mut failed = Vec::new();
             for (f, fl, err) in results {
@@ -1081,12 +1089,12 @@ impl Framework {
     ) -> Result<ScheduleResult, ScheduleError> {
         let n = snapshot.len();
         let fit_error = |pre: Option<Status>, statuses: HashMap<Str, Status>| {
-            ScheduleError::Fit(FitError {
+            ScheduleError::Fit(Box::new(FitError {
                 num_nodes: n,
                 pre_filter: pre,
                 statuses,
                 post_filter_message: None,
-            })
+            }))
         };
         if n == 0 {
             return Err(fit_error(None, HashMap::new()));

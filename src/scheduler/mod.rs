@@ -427,8 +427,12 @@ type PermitResult = std::result::Result<(), String>;
 /// here.
 #[derive(Clone, Default)]
 pub struct WaitingPods {
-    inner: Arc<Mutex<HashMap<Str, (Vec<&'static str>, Option<oneshot::Sender<PermitResult>>)>>>,
+    inner: Arc<Mutex<WaitingMap>>,
 }
+
+/// Per waiting pod: the Permit plugins still to allow it, and where to send
+/// the verdict.
+type WaitingMap = HashMap<Str, (Vec<&'static str>, Option<oneshot::Sender<PermitResult>>)>;
 
 impl std::fmt::Debug for WaitingPods {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -439,10 +443,7 @@ impl std::fmt::Debug for WaitingPods {
 }
 
 impl WaitingPods {
-    fn lock(
-        &self,
-    ) -> MutexGuard<'_, HashMap<Str, (Vec<&'static str>, Option<oneshot::Sender<PermitResult>>)>>
-    {
+    fn lock(&self) -> MutexGuard<'_, WaitingMap> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -181,7 +181,7 @@ impl Inner {
         d.min(cfg.max_backoff)
     }
 
-    fn to_active(&mut self, mut qp: QueuedPodInfo, now: Instant) {
+    fn move_to_active(&mut self, mut qp: QueuedPodInfo, now: Instant) {
         qp.seq = self.next_seq();
         qp.timestamp = now;
         self.slots.insert(
@@ -195,7 +195,7 @@ impl Inner {
         self.push_active(qp);
     }
 
-    fn to_backoff(&mut self, mut qp: QueuedPodInfo, until: Instant, now: Instant) {
+    fn move_to_backoff(&mut self, mut qp: QueuedPodInfo, until: Instant, now: Instant) {
         qp.seq = self.next_seq();
         self.backoff
             .push(std::cmp::Reverse((until, qp.seq, qp.info.uid.clone())));
@@ -221,7 +221,7 @@ impl Inner {
                 .is_some_and(|s| s.place == Place::Backoff && s.qp.seq == seq);
             if live {
                 if let Some(s) = self.slots.remove(&uid) {
-                    self.to_active(s.qp, now);
+                    self.move_to_active(s.qp, now);
                 }
             }
         }
@@ -238,9 +238,9 @@ impl Inner {
             .checked_add(Self::backoff_duration(cfg, qp.attempts))
             .unwrap_or(now);
         if qp.attempts > 0 && until > now {
-            self.to_backoff(qp, until, now);
+            self.move_to_backoff(qp, until, now);
         } else {
-            self.to_active(qp, now);
+            self.move_to_active(qp, now);
         }
     }
 
@@ -321,7 +321,7 @@ impl SchedulingQueue {
             cycle: 0,
             seq: 0,
         };
-        g.to_active(qp, now);
+        g.move_to_active(qp, now);
         drop(g);
         self.notify.notify_one();
     }
@@ -374,7 +374,7 @@ impl SchedulingQueue {
                 let qp = slot.qp.clone();
                 g.slots.remove(&uid);
                 g.active.retain(|q| q.info.uid != uid);
-                g.to_active(qp, now);
+                g.move_to_active(qp, now);
             }
             Place::Unschedulable | Place::Gated => {
                 g.move_pod(&uid, &self.config, now);
@@ -474,7 +474,7 @@ impl SchedulingQueue {
             let until = now
                 .checked_add(Inner::backoff_duration(&self.config, qp.attempts))
                 .unwrap_or(now);
-            g.to_backoff(qp, until, now);
+            g.move_to_backoff(qp, until, now);
             drop(g);
             self.notify.notify_one();
         } else {
@@ -503,7 +503,7 @@ impl SchedulingQueue {
         let until = now
             .checked_add(Inner::backoff_duration(&self.config, qp.attempts))
             .unwrap_or(now);
-        g.to_backoff(qp, until, now);
+        g.move_to_backoff(qp, until, now);
         drop(g);
         self.notify.notify_one();
     }

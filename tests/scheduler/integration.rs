@@ -311,11 +311,7 @@ async fn a_permit_plugin_holds_the_pod_until_allowed() {
     c.create(pod("default", "free", "100m", "")).await;
     c.wait_bound("default", "free").await;
     eventually("held pod waiting", || async {
-        c.handle
-            .waiting_pods()
-            .uids()
-            .iter()
-            .any(|u| *u == held.metadata.uid)
+        c.handle.waiting_pods().uids().contains(&held.metadata.uid)
     })
     .await;
     assert!(c.node_of("default", "held").await.is_empty());

@@ -28,7 +28,6 @@ struct PodSpec {
     zone_affinity: Option<u8>,
     app: u8,
     anti_host: bool,
-    spread_zone: bool,
     affinity_zone: bool,
 }
 
@@ -68,7 +67,7 @@ fn pod_spec() -> impl Strategy<Value = PodSpec> {
                 zone_affinity,
                 app,
                 anti_host,
-                spread_zone,
+                _spread_zone,
                 affinity_zone,
             )| PodSpec {
                 cpu_m,
@@ -77,7 +76,6 @@ fn pod_spec() -> impl Strategy<Value = PodSpec> {
                 zone_affinity,
                 app,
                 anti_host,
-                spread_zone,
                 affinity_zone,
             },
         )
@@ -124,10 +122,8 @@ fn build_pod(i: usize, s: &PodSpec) -> Pod {
     }
     // Every pod of app0 carries the same spread constraint, so the
     // constraint holds for all pods it counts.
-    if s.app == 0 || s.spread_zone {
-        if s.app == 0 {
-            p = spread(p, ZONE, 1, "app", "app0", true);
-        }
+    if s.app == 0 {
+        p = spread(p, ZONE, 1, "app", "app0", true);
     }
     if s.affinity_zone && s.app != 0 {
         p = pod_affinity(p, term("app", "app1", ZONE));
@@ -137,7 +133,9 @@ fn build_pod(i: usize, s: &PodSpec) -> Pod {
 
 /// Places pods one by one as the scheduler does (snapshot, schedule,
 /// assume); returns the cache.
-fn place(nodes: &[NodeSpec], pods: &[PodSpec]) -> (Cache, Vec<(Arc<PodInfo>, Option<String>)>) {
+type Placed = Vec<(Arc<PodInfo>, Option<String>)>;
+
+fn place(nodes: &[NodeSpec], pods: &[PodSpec]) -> (Cache, Placed) {
     let profile = plugins::default_profile("default-scheduler");
     let mut cache = Cache::new();
     for (i, n) in nodes.iter().enumerate() {

@@ -224,8 +224,7 @@ impl Filter for InterPodAffinity {
                 }
             }
             if !pods_exist
-                && !(!has_any(&st.affinity)
-                    && matches_all(&pod.required_affinity, pod, &st.cluster))
+                && (has_any(&st.affinity) || !matches_all(&pod.required_affinity, pod, &st.cluster))
             {
                 return Status::unresolvable("node(s) didn't match pod affinity rules");
             }
