@@ -41,6 +41,7 @@ use keelson::client::{Api, Client, LocalClient};
 use keelson::controllers::ControllerManager;
 use keelson::http::{write_kubeconfig, HttpServer};
 use keelson::node::{self, NodeAgent};
+use keelson::runtime::fake::Behavior;
 use keelson::runtime::process::{
     BridgeConfig, ImageEntry, NetworkMode, ProcessRuntime, ProcessRuntimeConfig,
 };
@@ -178,6 +179,25 @@ fn process_runtime(index: usize) -> Result<ProcessRuntime, String> {
         );
     }
     Ok(runtime)
+}
+
+/// A simulated runtime whose demo images behave like the real ones in
+/// time: servers run until stopped, `luksa/batch-job` works 3 s and exits 0.
+fn fake_runtime() -> FakeRuntime {
+    let mut runtime = FakeRuntime::new();
+    for (reference, program) in images::IMAGES {
+        let behavior = match *program {
+            "batch-job" => Behavior::exit_after(Duration::from_secs(3), 0)
+                .log("Batch job starting")
+                .log("Finished succesfully"),
+            "kubia" | "kubia-v1" | "kubia-v2" | "kubia-v3" | "kubia-pet" => {
+                Behavior::run_forever().log("Kubia server starting...")
+            }
+            _ => Behavior::run_forever(),
+        };
+        runtime = runtime.script(*reference, behavior);
+    }
+    runtime
 }
 
 /// Prints what happens to nodes and pods, from the API.
@@ -353,7 +373,7 @@ async fn run(args: Args, started: Instant) -> Result<(), String> {
     let mut process_runtimes = Vec::new();
     for i in 1..=args.nodes {
         let runtime: Arc<dyn ContainerRuntime> = match args.runtime {
-            RuntimeKind::Fake => Arc::new(FakeRuntime::new()),
+            RuntimeKind::Fake => Arc::new(fake_runtime()),
             RuntimeKind::Process => {
                 let r = Arc::new(process_runtime(i)?);
                 process_runtimes.push(r.clone());
