@@ -117,6 +117,11 @@ pub(crate) fn prepare_for_create(obj: &mut dyn AnyObject, info: &KindInfo) {
     if any.is::<core::Node>() {
         return;
     }
+    // A Job selects its pods by its own uid unless `manualSelector` says
+    // otherwise (the uid is set by now).
+    if let Some(job) = any.downcast_mut::<crate::api::batch::Job>() {
+        job.generate_selector();
+    }
     if has_status(info) && !clear_status_typed(obj.as_any_mut()) {
         if let Some(d) = obj.as_any_mut().downcast_mut::<crate::api::DynamicObject>() {
             d.data.remove("status");

@@ -17,7 +17,7 @@
 //!    resourceVersion, so a stale view conflicts instead of double-counting;
 //!    and the controller waits for its own pod writes to reach the
 //!    informer's cache before counting again (see
-//!    [`Expectations`](super::replicaset::Expectations));
+//!    [`Expectations`]);
 //! 3. decides whether the Job is **finished**: succeeded (`completions`
 //!    successes; every index for `completionMode: Indexed`; for a work
 //!    queue — `parallelism` without `completions` — one success and no
@@ -54,7 +54,7 @@
 //! ([`Job::generate_selector`]); when it has not, the controller labels
 //! the pods itself the same way.
 //!
-//! Time comes from a [`Clock`](super::clock::Clock), so back-off, deadlines
+//! Time comes from a [`Clock`], so back-off, deadlines
 //! and TTLs run on paused `tokio::time` in tests. The back-off record (the
 //! failures since the last success and when the last one was seen) is
 //! kept in memory: after a controller restart the first replacement is

@@ -142,12 +142,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_window_gathers_events_until_the_tick() {
         let (tx, rx) = futures::channel::mpsc::unbounded::<u32>();
-        let window = Duration::from_millis(2);
+        let window = Duration::from_millis(4);
         let mut batches = Coalesce::new(rx, 256, move || window);
         let sender = tokio::spawn(async move {
             for i in 0..6 {
                 tx.unbounded_send(i).unwrap();
-                tokio::time::sleep(Duration::from_micros(300)).await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         });
         let start = Instant::now();
@@ -160,15 +160,18 @@ mod tests {
             seen.extend(batch);
         }
         assert_eq!(seen, vec![0, 1, 2, 3, 4, 5]);
-        // 6 events 0.3 ms apart fall into at most 2 windows of 2 ms.
-        assert!(batch_count <= 2, "{batch_count} batches");
-        assert!(start.elapsed() <= Duration::from_millis(4));
+        // 6 events 1 ms apart (tokio's timer resolution; 5 ms in all)
+        // touch at most 3 ticks of a 4 ms grid: fewer writes than events,
+        // and none later than a window after the last event.
+        assert!(batch_count <= 3, "{batch_count} batches");
+        assert!(start.elapsed() <= Duration::from_millis(10));
         sender.await.unwrap();
     }
 
     #[test]
     fn ticks_are_on_one_grid() {
         let w = Duration::from_millis(2);
+        let _ = grid_origin();
         let now = Instant::now();
         let a = next_tick(now, w);
         let b = next_tick(now + Duration::from_micros(500), w);

@@ -26,7 +26,7 @@
 //!
 //! | piece | module |
 //! |---|---|
-//! | plugin traits, [`Status`](framework::Status), [`CycleState`], the algorithm | [`framework`] |
+//! | plugin traits, [`Status`], [`CycleState`], the algorithm | [`framework`] |
 //! | the default plugins and [`default_profile`](plugins::default_profile) | [`plugins`] |
 //! | active / backoff / unschedulable queues | [`queue`] |
 //! | node infos, assumed pods, snapshots | [`cache`] |
