@@ -44,7 +44,7 @@ use crate::api::batch::{CronJob, Job, JobCondition, CRONJOB_SCHEDULED_TIMESTAMP_
 use crate::api::core::ObjectReference;
 use crate::api::meta::{DeleteOptions, Preconditions};
 use crate::api::{ObjectMeta, Resource, Str, Time};
-use crate::client::{self, Api, Client, PatchType};
+use crate::client::{Api, Client, PatchType};
 use crate::controllers::events::EventType;
 use crate::informer::{Cache, InformerFactory, ObjectKey};
 
@@ -52,26 +52,7 @@ use crate::informer::{Cache, InformerFactory, ObjectKey};
 pub const MAX_MISSED: usize = 100;
 
 /// What can go wrong in a reconcile of the CronJob controller.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A call to the API failed.
-    #[error("{action}: {source}")]
-    Api {
-        /// What the controller was doing.
-        action: String,
-        /// The API's error.
-        #[source]
-        source: client::Error,
-    },
-}
-
-fn api_err(action: impl Into<String>, source: client::Error) -> Error {
-    Error::Api {
-        action: action.into(),
-        source,
-    }
-}
+pub use super::ReconcileError as Error;
 
 /// Settings of the CronJob controller.
 #[derive(Clone, Debug)]
@@ -205,7 +186,7 @@ impl CronJobReconciler {
         {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
-            Err(e) => Err(api_err(format!("deleting job {}", job.metadata.name), e)),
+            Err(e) => Err(Error::api(format!("deleting job {}", job.metadata.name), e)),
         }
     }
 }
@@ -361,13 +342,13 @@ impl Reconciler<CronJob> for CronJobReconciler {
                             Err(e) if e.is_already_exists() => api
                                 .get_opt(&name)
                                 .await
-                                .map_err(|e| api_err(format!("reading job {name}"), e))?
+                                .map_err(|e| Error::api(format!("reading job {name}"), e))?
                                 .filter(|j| {
                                     j.metadata
                                         .controller()
                                         .is_some_and(|r| r.uid == cj.metadata.uid)
                                 }),
-                            Err(e) => return Err(api_err(format!("creating job {name}"), e)),
+                            Err(e) => return Err(Error::api(format!("creating job {name}"), e)),
                         };
                         if let Some(j) = created {
                             if !active.iter().any(|a| a.metadata.uid == j.metadata.uid)
@@ -409,7 +390,7 @@ impl Reconciler<CronJob> for CronJobReconciler {
                     }
                 }
                 Err(e) if e.is_not_found() => return Ok(Action::Done),
-                Err(e) => return Err(api_err(format!("writing the status of {key}"), e)),
+                Err(e) => return Err(Error::api(format!("writing the status of {key}"), e)),
             }
         }
         Ok(requeue.map_or(Action::Done, |d| {

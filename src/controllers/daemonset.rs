@@ -66,26 +66,7 @@ pub const CONTROLLER_REVISION_HASH_LABEL: &str = "controller-revision-hash";
 pub const POD_TEMPLATE_GENERATION_LABEL: &str = "pod-template-generation";
 
 /// What can go wrong in a reconcile of the DaemonSet controller.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A call to the API failed.
-    #[error("{action}: {source}")]
-    Api {
-        /// What the controller was doing.
-        action: String,
-        /// The API's error.
-        #[source]
-        source: client::Error,
-    },
-}
-
-fn api_err(action: impl Into<String>, source: client::Error) -> Error {
-    Error::Api {
-        action: action.into(),
-        source,
-    }
-}
+pub use super::ReconcileError as Error;
 
 /// Settings of the DaemonSet controller.
 #[derive(Clone, Debug)]
@@ -408,7 +389,9 @@ impl DaemonSetReconciler {
                 let patch = json!({"revision": max + 1});
                 api.patch(&r.metadata.name, PatchType::Merge, &patch)
                     .await
-                    .map_err(|e| api_err(format!("renumbering revision {}", r.metadata.name), e))?;
+                    .map_err(|e| {
+                        Error::api(format!("renumbering revision {}", r.metadata.name), e)
+                    })?;
             }
             Some(_) => {}
             None => {
@@ -433,7 +416,7 @@ impl DaemonSetReconciler {
                     Ok(_) => {}
                     Err(e) if e.is_already_exists() => {}
                     Err(e) => {
-                        return Err(api_err(
+                        return Err(Error::api(
                             format!("creating revision {}", rev.metadata.name),
                             e,
                         ))
@@ -465,7 +448,10 @@ impl DaemonSetReconciler {
                     Ok(_) => {}
                     Err(e) if e.is_not_found() => {}
                     Err(e) => {
-                        return Err(api_err(format!("deleting revision {}", r.metadata.name), e))
+                        return Err(Error::api(
+                            format!("deleting revision {}", r.metadata.name),
+                            e,
+                        ))
                     }
                 }
             }
@@ -514,7 +500,7 @@ impl DaemonSetReconciler {
                     if e.status()
                         .is_some_and(|s| s.message.contains("is being terminated")) => {}
                 Err(e) => {
-                    first.get_or_insert(api_err(format!("creating daemon pods of {key}"), e));
+                    first.get_or_insert(Error::api(format!("creating daemon pods of {key}"), e));
                 }
             }
         }
@@ -546,7 +532,7 @@ impl DaemonSetReconciler {
                 ),
                 Err(e) if e.is_not_found() || e.is_conflict() => {}
                 Err(e) => {
-                    first.get_or_insert(api_err(format!("deleting pod {}", p.metadata.name), e));
+                    first.get_or_insert(Error::api(format!("deleting pod {}", p.metadata.name), e));
                 }
             }
         }
@@ -760,7 +746,7 @@ impl Reconciler<DaemonSet> for DaemonSetReconciler {
             {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => return Ok(Action::Done),
-                Err(e) => return Err(api_err(format!("writing the status of {key}"), e)),
+                Err(e) => return Err(Error::api(format!("writing the status of {key}"), e)),
             }
         }
         // Pods ready but not yet available: look again when they may be.

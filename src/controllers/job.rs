@@ -80,7 +80,7 @@ use crate::api::batch::{
 use crate::api::core::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 use crate::api::meta::{DeleteOptions, Preconditions};
 use crate::api::{ObjectMeta, Str, Time};
-use crate::client::{self, Api, Client, PatchType};
+use crate::client::{Api, Client, PatchType};
 use crate::informer::{Cache, InformerFactory, ObjectKey};
 
 /// The environment variable holding an Indexed Job pod's completion index.
@@ -98,26 +98,7 @@ pub const REASON_JOB_SUSPENDED: &str = "JobSuspended";
 pub const REASON_JOB_RESUMED: &str = "JobResumed";
 
 /// What can go wrong in a reconcile of the Job controller.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A call to the API failed.
-    #[error("{action}: {source}")]
-    Api {
-        /// What the controller was doing.
-        action: String,
-        /// The API's error.
-        #[source]
-        source: client::Error,
-    },
-}
-
-fn api_err(action: impl Into<String>, source: client::Error) -> Error {
-    Error::Api {
-        action: action.into(),
-        source,
-    }
-}
+pub use super::ReconcileError as Error;
 
 /// Settings of the Job controller.
 #[derive(Clone, Debug)]
@@ -513,7 +494,7 @@ impl JobReconciler {
                 Ok(true)
             }
             Err(e) if e.is_not_found() => Ok(false),
-            Err(e) => Err(api_err(
+            Err(e) => Err(Error::api(
                 format!(
                     "removing the tracking finalizer of pod {}/{}",
                     pod.metadata.namespace, pod.metadata.name
@@ -564,7 +545,7 @@ impl JobReconciler {
                     Ok(())
                 }
                 Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
-                Err(e) => Err(api_err(
+                Err(e) => Err(Error::api(
                     format!("deleting pod {}/{}", p.metadata.namespace, p.metadata.name),
                     e,
                 )),
@@ -625,7 +606,7 @@ impl JobReconciler {
                 Ok(Some(w))
             }
             Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(api_err(format!("writing the status of job {key}"), e)),
+            Err(e) => Err(Error::api(format!("writing the status of job {key}"), e)),
         }
     }
 
@@ -1078,7 +1059,7 @@ impl JobReconciler {
                     if e.status()
                         .is_some_and(|s| s.message.contains("is being terminated")) => {}
                 Err(e) => {
-                    first.get_or_insert(api_err(format!("creating pods of job {key}"), e));
+                    first.get_or_insert(Error::api(format!("creating pods of job {key}"), e));
                 }
             }
         }
@@ -1109,7 +1090,7 @@ impl JobReconciler {
         {
             Ok(_) => Ok(Action::Done),
             Err(e) if e.is_not_found() || e.is_conflict() => Ok(Action::Done),
-            Err(e) => Err(api_err(format!("deleting finished job {key}"), e)),
+            Err(e) => Err(Error::api(format!("deleting finished job {key}"), e)),
         }
     }
 }

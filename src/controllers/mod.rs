@@ -44,4 +44,4 @@ pub use self::events::Recorder;
 pub use self::gc::GarbageCollector;
 pub use self::leader::LeaderElector;
 pub use self::manager::ControllerManager;
-pub use self::reconcile::{reconciler_fn, Action, Reconciler, ReconcilerFn};
+pub use self::reconcile::{reconciler_fn, Action, ReconcileError, Reconciler, ReconcilerFn};

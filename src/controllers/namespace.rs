@@ -35,26 +35,14 @@ use crate::api::core::{Namespace, NamespaceCondition};
 use crate::api::meta::DeleteOptions;
 use crate::api::{ApiResource, Str};
 use crate::apiserver::{ListOptions, WriteOptions};
-use crate::client::{self, Api, Body, Client};
+use crate::client::{Api, Body, Client};
 use crate::informer::{InformerFactory, ObjectKey};
 
 /// The finalizer (in `spec.finalizers`) this controller owns.
 pub const KUBERNETES_FINALIZER: &str = "kubernetes";
 
 /// What can go wrong in a reconcile of the Namespace controller.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A call to the API failed.
-    #[error("{action}: {source}")]
-    Api {
-        /// What the controller was doing.
-        action: String,
-        /// The API's error.
-        #[source]
-        source: client::Error,
-    },
-}
+pub use super::ReconcileError as Error;
 
 /// Settings of the Namespace controller.
 #[derive(Clone, Debug)]

@@ -145,3 +145,29 @@ where
         (self.f)(key.clone(), object).await
     }
 }
+
+/// What can go wrong in a reconcile of a built-in controller whose only
+/// failures are API calls (ReplicaSet, Job, CronJob, DaemonSet, Namespace;
+/// each module re-exports it as its `Error`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconcileError {
+    /// A call to the API failed.
+    #[error("{action}: {source}")]
+    Api {
+        /// What the controller was doing (`creating pods of default/web`).
+        action: String,
+        /// The API's error.
+        #[source]
+        source: crate::client::Error,
+    },
+}
+
+impl ReconcileError {
+    pub(crate) fn api(action: impl Into<String>, source: crate::client::Error) -> Self {
+        ReconcileError::Api {
+            action: action.into(),
+            source,
+        }
+    }
+}

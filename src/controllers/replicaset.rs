@@ -83,28 +83,7 @@ use crate::informer::{Cache, InformerFactory, Object, ObjectKey};
 pub const CONTROLLER_UID_INDEX: &str = "controller-uid";
 
 /// What can go wrong in a reconcile of the ReplicaSet controller.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// A call to the API failed.
-    #[error("{action}: {source}")]
-    Api {
-        /// What the controller was doing (`creating pods of default/web`).
-        action: String,
-        /// The API's error.
-        #[source]
-        source: client::Error,
-    },
-}
-
-impl Error {
-    fn api(action: impl Into<String>, source: client::Error) -> Self {
-        Error::Api {
-            action: action.into(),
-            source,
-        }
-    }
-}
+pub use super::ReconcileError as Error;
 
 /// Settings of the ReplicaSet controller.
 #[derive(Clone, Debug)]
