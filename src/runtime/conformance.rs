@@ -216,6 +216,28 @@ pub async fn read_logs<R: ContainerRuntime + ?Sized>(runtime: &R, id: &str) -> S
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Creates and starts a container and waits (at most 20 s) until it runs.
+async fn start_running<R: ContainerRuntime + ?Sized>(
+    runtime: &R,
+    sandbox: &str,
+    config: &ContainerConfig,
+    pod: &PodSandboxConfig,
+) -> String {
+    let id = runtime
+        .create_container(sandbox, config, pod)
+        .await
+        .expect("create");
+    runtime.start_container(&id).await.expect("start");
+    wait_for_state(
+        runtime,
+        &id,
+        ContainerState::Running,
+        Duration::from_secs(20),
+    )
+    .await;
+    id
+}
+
 fn log_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("keelson-conformance-")
@@ -445,18 +467,7 @@ pub async fn stop_graceful_and_forced<R: ContainerRuntime>(
         .await
         .expect("run_pod_sandbox");
     let config = container("graceful", workloads, workloads.run_until_sigterm());
-    let id = runtime
-        .create_container(&sandbox, &config, &pod)
-        .await
-        .expect("create");
-    runtime.start_container(&id).await.expect("start");
-    wait_for_state(
-        runtime,
-        &id,
-        ContainerState::Running,
-        Duration::from_secs(20),
-    )
-    .await;
+    let id = start_running(runtime, &sandbox, &config, &pod).await;
     // Let the shell install its trap.
     tokio::time::sleep(Duration::from_millis(300)).await;
     runtime
@@ -473,18 +484,7 @@ pub async fn stop_graceful_and_forced<R: ContainerRuntime>(
 
     if capabilities.ignore_sigterm {
         let config = container("stubborn", workloads, workloads.ignore_sigterm());
-        let id = runtime
-            .create_container(&sandbox, &config, &pod)
-            .await
-            .expect("create");
-        runtime.start_container(&id).await.expect("start");
-        wait_for_state(
-            runtime,
-            &id,
-            ContainerState::Running,
-            Duration::from_secs(20),
-        )
-        .await;
+        let id = start_running(runtime, &sandbox, &config, &pod).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
         runtime
@@ -520,18 +520,7 @@ pub async fn exec_sync<R: ContainerRuntime>(
         .await
         .expect("run_pod_sandbox");
     let config = container("target", workloads, workloads.run_until_sigterm());
-    let id = runtime
-        .create_container(&sandbox, &config, &pod)
-        .await
-        .expect("create");
-    runtime.start_container(&id).await.expect("start");
-    wait_for_state(
-        runtime,
-        &id,
-        ContainerState::Running,
-        Duration::from_secs(20),
-    )
-    .await;
+    let id = start_running(runtime, &sandbox, &config, &pod).await;
     let cmd = workloads.exec_print("from exec", 4);
     let result = runtime.exec_sync(&id, &cmd, Duration::from_secs(20)).await;
     if capabilities.exec {
@@ -608,18 +597,7 @@ pub async fn list_filters<R: ContainerRuntime>(runtime: &R, workloads: &dyn Work
     )
     .await;
     let running = container("running", workloads, workloads.run_until_sigterm());
-    let running = runtime
-        .create_container(&sandbox, &running, &pod)
-        .await
-        .expect("create");
-    runtime.start_container(&running).await.expect("start");
-    wait_for_state(
-        runtime,
-        &running,
-        ContainerState::Running,
-        Duration::from_secs(20),
-    )
-    .await;
+    let running = start_running(runtime, &sandbox, &running, &pod).await;
 
     let ids = |list: Vec<super::ContainerStatus>| {
         let mut ids: Vec<String> = list.into_iter().map(|c| c.id).collect();
@@ -687,18 +665,7 @@ pub async fn remove_sandbox_removes_containers<R: ContainerRuntime>(
         .await
         .expect("run_pod_sandbox");
     let config = container("running", workloads, workloads.run_until_sigterm());
-    let id = runtime
-        .create_container(&sandbox, &config, &pod)
-        .await
-        .expect("create");
-    runtime.start_container(&id).await.expect("start");
-    wait_for_state(
-        runtime,
-        &id,
-        ContainerState::Running,
-        Duration::from_secs(20),
-    )
-    .await;
+    let id = start_running(runtime, &sandbox, &config, &pod).await;
     let idle = container("idle", workloads, workloads.print_and_exit("x", 0));
     let idle = runtime
         .create_container(&sandbox, &idle, &pod)
