@@ -10,8 +10,15 @@
 //! `410 Expired` status; a watcher that falls behind the window has its
 //! stream closed, as Kubernetes closes it, and resumes from its last
 //! resource version.
+//!
+//! Fan-out is indexed for the watchers that ask for one value of a
+//! trigger field, as Kubernetes' watch cache indexes its "triggers": a pod
+//! watch with `spec.nodeName=NODE` (every node agent has one) subscribes to
+//! that node's channel and is woken only by events of pods on that node
+//! (before or after the change), not by every pod event of the cluster.
+//! All other watchers share one channel and filter for themselves.
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -77,6 +84,19 @@ struct State {
     /// The revision of the last event applied.
     last_applied: i64,
     tx: broadcast::Sender<Arc<CacheEvent>>,
+    /// Per value of the trigger field, the channel of the watchers that
+    /// select exactly that value.
+    triggered: HashMap<String, broadcast::Sender<Arc<CacheEvent>>>,
+}
+
+/// Events buffered per trigger value before a slow watcher of it is closed
+/// (it then resumes from its last resource version, from the window).
+const TRIGGER_CAPACITY: usize = 256;
+
+/// The field whose value indexes a kind's watchers, if any (Kubernetes
+/// indexes pods by `spec.nodeName`).
+fn trigger_field(info: &KindInfo) -> Option<&'static str> {
+    (info.resource.group.is_empty() && info.resource.plural == "pods").then_some("spec.nodeName")
 }
 
 /// The cache of one resource.
@@ -87,6 +107,8 @@ pub(crate) struct ResourceCache {
     /// The revision up to which the server's store watch has delivered
     /// everything (shared by every cache).
     progress: Arc<AtomicI64>,
+    /// See [`trigger_field`].
+    trigger: Option<&'static str>,
 }
 
 /// What a watcher wants to see.
@@ -177,6 +199,7 @@ impl ResourceCache {
     ) -> Self {
         let capacity = capacity.max(16);
         let (tx, _) = broadcast::channel(capacity);
+        let trigger = trigger_field(&info);
         ResourceCache {
             info,
             state: RwLock::new(State {
@@ -185,9 +208,11 @@ impl ResourceCache {
                 window_start: revision,
                 last_applied: revision,
                 tx,
+                triggered: HashMap::new(),
             }),
             capacity,
             progress,
+            trigger,
         }
     }
 
@@ -210,6 +235,8 @@ impl ResourceCache {
         st.last_applied = revision;
         let (tx, _) = broadcast::channel(self.capacity);
         st.tx = tx;
+        // Dropping the senders closes the indexed watchers too.
+        st.triggered.clear();
     }
 
     /// Inserts an object during the initial load (no event).
@@ -226,9 +253,8 @@ impl ResourceCache {
         } else {
             EventType::Added
         };
-        Self::push(
+        self.push(
             &mut st,
-            self.capacity,
             CacheEvent {
                 revision,
                 kind,
@@ -248,9 +274,8 @@ impl ResourceCache {
         };
         let mut last = prev.clone_object();
         last.meta_mut().resource_version = Str::from(revision.to_string());
-        Self::push(
+        self.push(
             &mut st,
-            self.capacity,
             CacheEvent {
                 revision,
                 kind: EventType::Deleted,
@@ -261,17 +286,67 @@ impl ResourceCache {
         );
     }
 
-    fn push(st: &mut State, capacity: usize, event: CacheEvent) {
+    fn push(&self, st: &mut State, event: CacheEvent) {
         let event = Arc::new(event);
         st.last_applied = event.revision;
-        if st.events.len() >= capacity {
+        if st.events.len() >= self.capacity {
             if let Some(old) = st.events.pop_front() {
                 st.window_start = old.revision;
             }
         }
         st.events.push_back(event.clone());
+        if let (Some(field), false) = (self.trigger, st.triggered.is_empty()) {
+            fn value<'o>(o: &'o ObjectRef, info: &KindInfo, field: &str) -> Cow<'o, str> {
+                strategy::field_value(o.as_ref(), info, field)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(Cow::Borrowed(""))
+            }
+            let now = value(&event.object, &self.info, field);
+            Self::trigger(&mut st.triggered, &now, &event);
+            if let Some(before) = event.prev.as_ref().map(|p| value(p, &self.info, field)) {
+                if before != now {
+                    Self::trigger(&mut st.triggered, &before, &event);
+                }
+            }
+        }
         // No receivers is fine.
         let _ = st.tx.send(event);
+    }
+
+    /// Sends `event` to the watchers of one trigger value; forgets the
+    /// value when none is left.
+    fn trigger(
+        triggered: &mut HashMap<String, broadcast::Sender<Arc<CacheEvent>>>,
+        value: &str,
+        event: &Arc<CacheEvent>,
+    ) {
+        if let Some(tx) = triggered.get(value) {
+            if tx.send(event.clone()).is_err() {
+                triggered.remove(value);
+            }
+        }
+    }
+
+    /// The channel a watcher with `filter` listens on: its trigger value's
+    /// when it selects exactly one, else the shared one.
+    fn subscribe(&self, st: &mut State, filter: &Filter) -> broadcast::Receiver<Arc<CacheEvent>> {
+        let value = self.trigger.and_then(|field| {
+            filter.fields.as_ref()?.requirements().iter().find(|r| {
+                r.field == field && r.operator == crate::api::selector::FieldOperator::Equals
+            })
+        });
+        match value {
+            Some(r) => {
+                // Forget the values whose watchers have all gone.
+                st.triggered.retain(|_, tx| tx.receiver_count() > 0);
+                st.triggered
+                    .entry(r.value.to_string())
+                    .or_insert_with(|| broadcast::channel(TRIGGER_CAPACITY).0)
+                    .subscribe()
+            }
+            None => st.tx.subscribe(),
+        }
     }
 
     /// One object by key.
@@ -304,8 +379,8 @@ impl ResourceCache {
 
     /// Starts a watch.
     pub(crate) fn watch(self: &Arc<Self>, prefix: &str, config: WatchConfig) -> WatchStream {
-        let st = self.read();
-        let rx = st.tx.subscribe();
+        let mut st = self.write();
+        let rx = self.subscribe(&mut st, &config.filter);
         let mut initial: VecDeque<WatchEvent<ObjectRef>> = VecDeque::new();
         let revision = st.last_applied.max(self.progress.load(Ordering::Acquire));
         match config.start {

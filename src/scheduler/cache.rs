@@ -39,6 +39,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::info::{NodeInfo, PodInfo};
+use super::memo::{Memo, Part, Totals};
 use crate::api::core::{Node, PersistentVolume, PersistentVolumeClaim};
 use crate::api::{Str, StringMap};
 
@@ -68,6 +69,8 @@ pub struct Snapshot {
     /// The cache and update this snapshot was last brought up to date
     /// with; any other snapshot is rebuilt in full.
     source: (u64, u64),
+    /// Per-node aggregates remembered between cycles.
+    memo: Arc<Memo>,
 }
 
 impl Snapshot {
@@ -111,6 +114,20 @@ impl Snapshot {
     /// The node by name.
     pub fn get(&self, name: &str) -> Option<&NodeInfo> {
         self.index_of(name).map(|i| self.node(i))
+    }
+
+    /// The totals of `part` over every node for `question` (everything
+    /// the parts depend on besides the nodes and the cluster objects),
+    /// remembered between cycles: only nodes changed since the question
+    /// was last asked are passed to `part` (see `scheduler::memo`).
+    pub(crate) fn domain_totals<R>(
+        &self,
+        question: String,
+        part: impl FnMut(&NodeInfo) -> Part,
+        read: impl FnOnce(&Totals) -> R,
+    ) -> R {
+        self.memo
+            .totals(question, &self.nodes, &self.cluster, part, read)
     }
 
     /// Nodes with pods that have pod (anti-)affinity terms.

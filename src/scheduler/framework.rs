@@ -665,8 +665,9 @@ pub struct Framework {
     pub percentage_of_nodes_to_score: Option<u32>,
     /// Threads for Filter and Score over nodes.
     pub parallelism: usize,
-    /// Below this many nodes to examine, Filter and Score run on the
-    /// calling thread (threads cost more than they save).
+    /// Below this many nodes to examine (feasible nodes to find, for
+    /// Filter; feasible nodes times score plugins, for Score), Filter and
+    /// Score run on the calling thread: threads cost more than they save.
     pub parallel_threshold: usize,
     start: Arc<AtomicUsize>,
 }
@@ -900,7 +901,12 @@ impl Framework {
         }
         let start = self.start.load(Ordering::Relaxed) % n.max(1);
         let threads = self.parallelism.max(1);
-        let (feasible, failed, processed) = if threads == 1 || n < self.parallel_threshold {
+        // Threads pay only when a cycle examines many nodes: starting them
+        // costs tens of microseconds, and on a busy machine joining one the
+        // OS has not run yet stalls the cycle for a whole time slice (with
+        // 5,000 nodes a cycle looks for 500 feasible ones: sequential).
+        let sequential = threads == 1 || n < self.parallel_threshold || want < self.parallel_threshold;
+        let (feasible, failed, processed) = if sequential {
             let mut feasible = Vec::with_capacity(want);
             let mut failed = Vec::new();
             let mut processed = 0;

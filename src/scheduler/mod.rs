@@ -121,6 +121,7 @@ use crate::informer::{Event, InformerFactory, Subscription};
 pub mod cache;
 pub mod framework;
 pub mod info;
+mod memo;
 pub mod plugins;
 pub mod queue;
 

@@ -713,6 +713,102 @@ async fn binding_sets_the_node() {
     assert_eq!(code(&e).0, 409);
 }
 
+/// A node agent's watch (`spec.nodeName=NODE`, which the cache indexes)
+/// sees its pods arrive when they are bound, change and go, and nothing of
+/// the pods of other nodes; a watch of another operator on the same field
+/// is not indexed and still sees what it selects.
+#[tokio::test]
+async fn a_node_watch_sees_only_the_pods_bound_to_its_node() {
+    let (_s, c) = server().await;
+    let pods: Api<Pod> = Api::all(&c);
+    let default: Api<Pod> = Api::namespaced(&c, "default");
+    let mut on_a = pods
+        .watch(&ListOptions::default().fields("spec.nodeName=node-a").unwrap())
+        .await
+        .unwrap();
+    let mut on_b = pods
+        .watch(&ListOptions::default().fields("spec.nodeName=node-b").unwrap())
+        .await
+        .unwrap();
+    let mut not_on_a = pods
+        .watch(&ListOptions::default().fields("spec.nodeName!=node-a").unwrap())
+        .await
+        .unwrap();
+    let bind = |name: &str, node: &str| -> keelson::api::core::Binding {
+        from_json(json!({
+            "apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": name},
+            "target": {"kind": "Node", "name": node}
+        }))
+    };
+    for (name, node) in [("p1", "node-a"), ("p2", "node-b"), ("p3", "node-a")] {
+        default.create(&pod(name, json!({}))).await.unwrap();
+        default
+            .create_subresource(name, "binding", &bind(name, node))
+            .await
+            .unwrap();
+    }
+    let mut p1 = default.get("p1").await.unwrap();
+    p1.metadata.labels.insert("seen", "yes");
+    default.update(&p1).await.unwrap();
+    default.delete("p3", &DeleteOptions::default()).await.unwrap();
+    // A last event on node-b marks the end for that watch.
+    default.delete("p2", &DeleteOptions::default()).await.unwrap();
+
+    async fn collect(
+        w: &mut (impl futures::Stream<Item = keelson::client::Result<WatchEvent<Pod>>> + Unpin),
+        n: usize,
+    ) -> Vec<(&'static str, String)> {
+        let mut seen = Vec::new();
+        while seen.len() < n {
+            let ev = tokio::time::timeout(Duration::from_secs(5), w.next())
+                .await
+                .expect("an event")
+                .unwrap()
+                .unwrap();
+            match ev {
+                WatchEvent::Added(o) => seen.push(("ADDED", o.metadata.name.to_string())),
+                WatchEvent::Modified(o) => seen.push(("MODIFIED", o.metadata.name.to_string())),
+                WatchEvent::Deleted(o) => seen.push(("DELETED", o.metadata.name.to_string())),
+                WatchEvent::Bookmark(_) => {}
+                WatchEvent::Error(s) => panic!("{s:?}"),
+            }
+        }
+        seen
+    }
+    let a = collect(&mut on_a, 4).await;
+    assert_eq!(
+        a,
+        [
+            ("ADDED", "p1".to_string()),
+            ("ADDED", "p3".to_string()),
+            ("MODIFIED", "p1".to_string()),
+            ("DELETED", "p3".to_string()),
+        ]
+    );
+    let b = collect(&mut on_b, 2).await;
+    assert_eq!(
+        b,
+        [("ADDED", "p2".to_string()), ("DELETED", "p2".to_string())]
+    );
+    // `!=` is not indexed: it sees every pod until it is bound to node-a.
+    let not_a = collect(&mut not_on_a, 3).await;
+    assert_eq!(not_a[0], ("ADDED", "p1".to_string()));
+    assert_eq!(not_a[1], ("DELETED", "p1".to_string()));
+    assert_eq!(not_a[2], ("ADDED", "p2".to_string()));
+    // Nothing else reached the node-a watch (p2's delete came after).
+    let extra = tokio::time::timeout(Duration::from_millis(200), async {
+        loop {
+            match on_a.next().await {
+                Some(Ok(WatchEvent::Bookmark(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(extra.is_err(), "unexpected event on node-a: {extra:?}");
+}
+
 // ------------------------------------------------------------------ admission
 
 #[tokio::test]

@@ -136,7 +136,17 @@ fn build_pod(i: usize, s: &PodSpec) -> Pod {
 type Placed = Vec<(Arc<PodInfo>, Option<String>)>;
 
 fn place(nodes: &[NodeSpec], pods: &[PodSpec]) -> (Cache, Placed) {
-    let profile = plugins::default_profile("default-scheduler");
+    place_with(nodes, pods, false)
+}
+
+/// `parallel`: Filter and Score on 4 threads even for one node (the
+/// threaded path a large cluster takes).
+fn place_with(nodes: &[NodeSpec], pods: &[PodSpec], parallel: bool) -> (Cache, Placed) {
+    let mut profile = plugins::default_profile("default-scheduler");
+    if parallel {
+        profile.framework.parallelism = 4;
+        profile.framework.parallel_threshold = 1;
+    }
     let mut cache = Cache::new();
     for (i, n) in nodes.iter().enumerate() {
         cache.add_node(Arc::new(build_node(i, n)));
@@ -274,6 +284,15 @@ proptest! {
         pods in prop::collection::vec(pod_spec(), 1..60),
     ) {
         let (mut cache, placed) = place(&nodes, &pods);
+        check_invariants(&mut cache, &placed)?;
+    }
+
+    #[test]
+    fn threaded_filter_and_score_respect_every_hard_constraint(
+        nodes in prop::collection::vec(node_spec(), 1..12),
+        pods in prop::collection::vec(pod_spec(), 1..60),
+    ) {
+        let (mut cache, placed) = place_with(&nodes, &pods, true);
         check_invariants(&mut cache, &placed)?;
     }
 

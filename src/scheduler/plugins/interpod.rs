@@ -116,54 +116,103 @@ impl PreFilter for InterPodAffinity {
             return Status::unresolvable(format!("invalid pod affinity: {e}"));
         }
         let cluster = snapshot.cluster_arc();
+        let pod_ns = cluster.namespaces.get(pod.namespace());
         let mut st = FilterState {
             existing_anti: Counts::new(),
             affinity: Counts::new(),
             anti: Counts::new(),
             cluster: cluster.clone(),
         };
-        let pod_ns = cluster.namespaces.get(pod.namespace());
-        for node in snapshot.nodes_with_required_anti_affinity_pods() {
-            let labels = node.labels();
-            for other in &node.pods {
-                for t in &other.required_anti_affinity {
-                    if t.matches(pod, pod_ns) {
-                        if let Some(v) = labels.get(&t.topology_key) {
-                            bump(&mut st.existing_anti, &t.topology_key, v, 1);
+        if snapshot.nodes_with_required_anti_affinity_pods().next().is_some() {
+            // Existing pods' required anti-affinity terms that select this
+            // pod: they depend on its namespace and labels.
+            let question = format!(
+                "InterPodAffinity/existing-anti\0{}\0{:?}",
+                pod.namespace(),
+                pod.labels()
+            );
+            st.existing_anti = snapshot.domain_totals(
+                question,
+                |node| {
+                    let mut part = Vec::new();
+                    if node.pods_with_required_anti_affinity == 0 {
+                        return part;
+                    }
+                    let labels = node.labels();
+                    for other in &node.pods {
+                        for t in &other.required_anti_affinity {
+                            if t.matches(pod, pod_ns) {
+                                if let Some(v) = labels.get(&t.topology_key) {
+                                    part.push((t.topology_key.clone(), v.clone(), 1));
+                                }
+                            }
                         }
                     }
-                }
-            }
+                    part
+                },
+                counts_of,
+            );
         }
-        let has_required =
-            !pod.required_affinity.is_empty() || !pod.required_anti_affinity.is_empty();
-        if has_required {
-            for node in snapshot.nodes() {
-                let labels = node.labels();
-                for other in &node.pods {
-                    let other_ns = cluster.namespaces.get(other.namespace());
-                    if !pod.required_affinity.is_empty()
-                        && pod
+        if !pod.required_affinity.is_empty() {
+            // Pods matching all of this pod's required affinity terms.
+            let question = format!(
+                "InterPodAffinity/affinity\0{}\0{:?}",
+                pod.namespace(),
+                pod.required_affinity
+            );
+            st.affinity = snapshot.domain_totals(
+                question,
+                |node| {
+                    let mut part = Vec::new();
+                    let labels = node.labels();
+                    for other in &node.pods {
+                        let other_ns = cluster.namespaces.get(other.namespace());
+                        if pod
                             .required_affinity
                             .iter()
                             .all(|t| t.matches(other, other_ns))
-                    {
-                        for t in &pod.required_affinity {
-                            if let Some(v) = labels.get(&t.topology_key) {
-                                bump(&mut st.affinity, &t.topology_key, v, 1);
+                        {
+                            for t in &pod.required_affinity {
+                                if let Some(v) = labels.get(&t.topology_key) {
+                                    part.push((t.topology_key.clone(), v.clone(), 1));
+                                }
                             }
                         }
                     }
-                    for t in &pod.required_anti_affinity {
-                        if t.matches(other, other_ns) {
-                            if let Some(v) = labels.get(&t.topology_key) {
-                                bump(&mut st.anti, &t.topology_key, v, 1);
-                            }
-                        }
-                    }
-                }
-            }
+                    part
+                },
+                counts_of,
+            );
         }
+        if !pod.required_anti_affinity.is_empty() {
+            // Pods matching any of this pod's required anti-affinity terms.
+            let question = format!(
+                "InterPodAffinity/anti\0{}\0{:?}",
+                pod.namespace(),
+                pod.required_anti_affinity
+            );
+            st.anti = snapshot.domain_totals(
+                question,
+                |node| {
+                    let mut part = Vec::new();
+                    let labels = node.labels();
+                    for other in &node.pods {
+                        let other_ns = cluster.namespaces.get(other.namespace());
+                        for t in &pod.required_anti_affinity {
+                            if t.matches(other, other_ns) {
+                                if let Some(v) = labels.get(&t.topology_key) {
+                                    part.push((t.topology_key.clone(), v.clone(), 1));
+                                }
+                            }
+                        }
+                    }
+                    part
+                },
+                counts_of,
+            );
+        }
+        let has_required =
+            !pod.required_affinity.is_empty() || !pod.required_anti_affinity.is_empty();
         if !has_required && st.existing_anti.is_empty() {
             return Status::skip();
         }
@@ -251,51 +300,82 @@ impl PreScore for InterPodAffinity {
         }
         let cluster = snapshot.cluster_arc();
         let pod_ns = cluster.namespaces.get(pod.namespace());
-        let mut scores = Counts::new();
-        let mut visit = |node: &NodeInfo| {
-            let labels = node.labels();
-            for other in &node.pods {
-                let other_ns = cluster.namespaces.get(other.namespace());
-                for (terms, sign) in [
-                    (&pod.preferred_affinity, 1),
-                    (&pod.preferred_anti_affinity, -1),
-                ] {
-                    for t in terms {
-                        if t.matches(other, other_ns) {
-                            if let Some(v) = labels.get(&t.topology_key) {
-                                bump(&mut scores, &t.topology_key, v, sign * t.weight);
+        // This pod's preferred terms over the existing pods, and the
+        // existing pods' terms over this pod: they depend on its
+        // namespace, labels and preferred terms.
+        let question = format!(
+            "InterPodAffinity/score\0{}\0{:?}\0{:?}\0{:?}",
+            pod.namespace(),
+            pod.labels(),
+            pod.preferred_affinity,
+            pod.preferred_anti_affinity
+        );
+        let scores = snapshot.domain_totals(
+            question,
+            |node| {
+                let mut part = Vec::new();
+                if !has_preferred && node.pods_with_affinity == 0 {
+                    return part;
+                }
+                let labels = node.labels();
+                let mut add = |t: &AffinityTerm, sign: i64| {
+                    if let Some(v) = labels.get(&t.topology_key) {
+                        part.push((t.topology_key.clone(), v.clone(), sign * t.weight));
+                    }
+                };
+                for other in &node.pods {
+                    let other_ns = cluster.namespaces.get(other.namespace());
+                    for (terms, sign) in [
+                        (&pod.preferred_affinity, 1),
+                        (&pod.preferred_anti_affinity, -1),
+                    ] {
+                        for t in terms {
+                            if t.matches(other, other_ns) {
+                                add(t, sign);
                             }
                         }
                     }
-                }
-                if other.has_affinity() {
-                    for (terms, sign) in [
-                        (&other.required_affinity, 1),
-                        (&other.preferred_affinity, 1),
-                        (&other.preferred_anti_affinity, -1),
-                    ] {
-                        for t in terms {
-                            if t.matches(pod, pod_ns) {
-                                if let Some(v) = labels.get(&t.topology_key) {
-                                    bump(&mut scores, &t.topology_key, v, sign * t.weight);
+                    if other.has_affinity() {
+                        for (terms, sign) in [
+                            (&other.required_affinity, 1),
+                            (&other.preferred_affinity, 1),
+                            (&other.preferred_anti_affinity, -1),
+                        ] {
+                            for t in terms {
+                                if t.matches(pod, pod_ns) {
+                                    add(t, sign);
                                 }
                             }
                         }
                     }
                 }
-            }
-        };
-        if has_preferred {
-            snapshot.nodes().for_each(&mut visit);
-        } else {
-            snapshot.nodes_with_affinity_pods().for_each(&mut visit);
-        }
+                part
+            },
+            counts_of,
+        );
         if scores.is_empty() {
             return Status::skip();
         }
         state.write(ScoreState(scores));
         Status::success()
     }
+}
+
+/// The plugin's counts from the snapshot's remembered totals (domains whose
+/// sum is zero left out).
+fn counts_of(totals: &crate::scheduler::memo::Totals) -> Counts {
+    totals
+        .iter()
+        .map(|(k, m)| {
+            let inner: HashMap<Str, i64> = m
+                .iter()
+                .filter(|(_, (n, _))| *n != 0)
+                .map(|(d, (n, _))| (d.clone(), *n))
+                .collect();
+            (k.clone(), inner)
+        })
+        .filter(|(_, m)| !m.is_empty())
+        .collect()
 }
 
 impl Score for InterPodAffinity {

@@ -118,37 +118,52 @@ fn count_matching(c: &Constraint, ns: &str, node: &NodeInfo) -> i64 {
         .count() as i64
 }
 
-/// Counts of matching pods per domain value, for each constraint.
+/// Counts of matching pods per domain value, for each constraint, over
+/// every node of the snapshot that has all the constraints' keys (a domain
+/// with no matching pod counts 0). Remembered by the snapshot between
+/// cycles (see [`crate::scheduler::memo`]): pods of one workload ask the
+/// same question, and only the nodes changed since are counted again.
 fn count_domains(
     cs: &[Constraint],
     pod: &PodInfo,
     aff: &RequiredNodeAffinity,
-    nodes: impl Iterator<Item = impl std::ops::Deref<Target = NodeInfo>>,
+    snapshot: &Snapshot,
 ) -> Vec<HashMap<Str, i64>> {
-    let mut counts: Vec<HashMap<Str, i64>> = vec![HashMap::new(); cs.len()];
-    for node in nodes {
+    let ns = pod.namespace();
+    let tolerations: &[_] = if cs.iter().any(|c| c.honor_taints) {
+        &pod.pod.spec.tolerations
+    } else {
+        &[]
+    };
+    let question = format!("PodTopologySpread\0{ns}\0{cs:?}\0{aff:?}\0{tolerations:?}");
+    let keys: Vec<Str> = (0..cs.len()).map(|i| Str::from(i.to_string())).collect();
+    let part = |node: &NodeInfo| {
         let labels = node.labels();
+        let mut part = Vec::new();
         // A node counts only if it has every constraint's key.
         if !cs.iter().all(|c| labels.contains_key(&c.key)) {
-            continue;
+            return part;
         }
         for (i, c) in cs.iter().enumerate() {
-            if !eligible(c, pod, aff, &node) {
+            if !eligible(c, pod, aff, node) {
                 continue;
             }
-            let Some(v) = labels.get(&c.key) else {
-                continue;
-            };
-            let n = count_matching(c, pod.namespace(), &node);
-            match counts[i].get_mut(v.as_str()) {
-                Some(e) => *e += n,
-                None => {
-                    counts[i].insert(v.clone(), n);
-                }
+            if let Some(v) = labels.get(&c.key) {
+                part.push((keys[i].clone(), v.clone(), count_matching(c, ns, node)));
             }
         }
-    }
-    counts
+        part
+    };
+    snapshot.domain_totals(question, part, |totals| {
+        keys.iter()
+            .map(|k| {
+                totals
+                    .get(k.as_str())
+                    .map(|m| m.iter().map(|(d, (n, _))| (d.clone(), *n)).collect())
+                    .unwrap_or_default()
+            })
+            .collect()
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -216,7 +231,7 @@ impl PreFilter for PodTopologySpread {
             Ok(a) => a,
             Err(e) => return Status::unresolvable(e),
         };
-        let counts = count_domains(&cs, pod, &affinity, snapshot.nodes());
+        let counts = count_domains(&cs, pod, &affinity, snapshot);
         let self_match = cs
             .iter()
             .map(|c| c.selector.matches(pod.labels()))
@@ -293,7 +308,7 @@ impl PreScore for PodTopologySpread {
             return Status::skip();
         }
         let affinity = RequiredNodeAffinity::of(pod).unwrap_or_default();
-        let counts = count_domains(&cs, pod, &affinity, snapshot.nodes());
+        let counts = count_domains(&cs, pod, &affinity, snapshot);
         let weights = counts.iter().map(|m| ((m.len() + 2) as f64).ln()).collect();
         state.write(ScoreState {
             constraints: cs,
