@@ -12,7 +12,8 @@
 //!
 //! A backend says what it can express in [`Capabilities`] and how to make
 //! its containers behave in [`Workloads`] ([`Busybox`] for real runtimes:
-//! shell commands run by a busybox image). Each check gets a runtime from
+//! shell commands run by a busybox image; [`FakeScripts`] for
+//! [`FakeRuntime`](super::FakeRuntime)). Each check gets a runtime from
 //! the factory (a fresh one, or a clone of a shared one: every check labels
 //! and cleans up what it creates).
 //!
@@ -122,6 +123,43 @@ impl Workloads for Busybox {
             "sh".into(),
             "-c".into(),
             format!("echo '{text}'; exit {code}"),
+        ]
+    }
+}
+
+/// [`Workloads`] for [`FakeRuntime`](super::FakeRuntime): containers
+/// scripted through its command form ([`SCRIPT_COMMAND`](super::fake::SCRIPT_COMMAND)),
+/// so the suite checks the simulation's lifecycle, exit codes, stop
+/// semantics, logs, exec and image pulls as it checks a real runtime's.
+#[derive(Debug, Clone, Default)]
+pub struct FakeScripts;
+
+fn fake(directives: &[String]) -> (Vec<String>, Vec<String>) {
+    (
+        vec![super::fake::SCRIPT_COMMAND.to_string()],
+        directives.to_vec(),
+    )
+}
+
+impl Workloads for FakeScripts {
+    fn image(&self) -> ImageSpec {
+        ImageSpec::new("registry.keelson.test/conformance:1")
+    }
+    fn print_and_exit(&self, line: &str, code: i32) -> (Vec<String>, Vec<String>) {
+        fake(&[format!("log={line}"), format!("exit=0s:{code}")])
+    }
+    fn run_until_sigterm(&self) -> (Vec<String>, Vec<String>) {
+        fake(&["term=0".to_string()])
+    }
+    fn ignore_sigterm(&self) -> (Vec<String>, Vec<String>) {
+        // Longer to stop than any grace period the suite gives.
+        fake(&["stop=1h".to_string()])
+    }
+    fn exec_print(&self, text: &str, code: i32) -> Vec<String> {
+        vec![
+            super::fake::SCRIPT_COMMAND.to_string(),
+            format!("out={text}"),
+            format!("code={code}"),
         ]
     }
 }

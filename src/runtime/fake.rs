@@ -15,15 +15,24 @@
 //!
 //! | annotation | applies to |
 //! |---|---|
-//! | `fake.keelson.io/script` | every container of the pod |
+//! | `fake.keelson.io/script` | every container of the pod (a container's `keelson-fake` command, below, wins) |
 //! | `fake.keelson.io/script.<container>` | the container of that name (wins) |
 //!
 //! The value is a `;`-separated list of directives (see [`Behavior::parse`]):
 //! `exit=<duration>:<code>` (run for a while, then exit), `exec=<from>:<code>`
 //! (exec commands return `code` from `from` after the start; several allowed),
 //! `stop=<duration>` (how long the container takes to stop on SIGTERM),
-//! `log=<line>` (written at start), `start-error=<message>`. Durations are
-//! `500ms`, `10s`, `2m` or `1h`.
+//! `term=<code>` (its exit code when it does, default 143), `log=<line>`
+//! (written at start), `start-error=<message>`. Durations are `500ms`,
+//! `10s`, `2m` or `1h`.
+//!
+//! A container can also carry its script in its own spec: with
+//! `command: ["keelson-fake"]` ([`SCRIPT_COMMAND`]) the rest of the command
+//! and the args are the directives, one each (`args: ["log=working",
+//! "exit=5s:0"]`), and an exec (or exec probe) of `["keelson-fake",
+//! "out=TEXT", "code=N"]` prints `TEXT` and returns `N`. An image on a
+//! registry host under `.invalid` (RFC 2606: never resolves) fails to
+//! pull.
 //!
 //! ```
 //! # tokio_test::block_on(async {
@@ -64,6 +73,11 @@ use super::{
 };
 use crate::api::MicroTime;
 
+/// A container whose command is this (`command: ["keelson-fake"]`) takes
+/// its behaviour from the rest of the command and its args, one directive
+/// each (`args: ["exit=3s:0", "log=done"]`); an exec of
+/// `["keelson-fake", "out=TEXT", "code=N"]` prints `TEXT` and returns `N`.
+pub const SCRIPT_COMMAND: &str = "keelson-fake";
 /// The annotation scripting every container of a pod.
 pub const SCRIPT_ANNOTATION: &str = "fake.keelson.io/script";
 /// The prefix of the annotation scripting one container
@@ -91,6 +105,9 @@ pub struct Behavior {
     pub pull_error: Option<String>,
     /// Pulling the image takes this long (per image only).
     pub pull_delay: Duration,
+    /// The exit code of a stop within the grace period (default 143, a
+    /// process ended by SIGTERM; 0 for one that traps it and exits).
+    pub term_code: Option<i32>,
 }
 
 impl Behavior {
@@ -131,6 +148,13 @@ impl Behavior {
         self
     }
 
+    /// Exits with `code` when stopped within the grace period.
+    #[must_use]
+    pub fn term_code(mut self, code: i32) -> Self {
+        self.term_code = Some(code);
+        self
+    }
+
     /// Fails to start.
     #[must_use]
     pub fn start_error(mut self, message: impl Into<String>) -> Self {
@@ -153,8 +177,9 @@ impl Behavior {
     }
 
     /// Parses the annotation form: `;`-separated directives `exit=10s:1`,
-    /// `exec=30s:1` (repeatable), `stop=5s`, `log=text`,
-    /// `start-error=text`, `pull-error=text`, `pull-delay=2s`.
+    /// `exec=30s:1` (repeatable), `stop=5s`, `term=0` (exit code of a
+    /// graceful stop), `log=text`, `start-error=text`, `pull-error=text`,
+    /// `pull-delay=2s`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -184,6 +209,7 @@ impl Behavior {
                     b = b.exec_from(at, code);
                 }
                 "stop" => b.stop_delay = parse_duration(value.trim()).ok_or_else(bad)?,
+                "term" => b.term_code = Some(value.trim().parse().map_err(|_| bad())?),
                 "log" => b.logs.push(value.to_string()),
                 "start-error" => b.start_error = Some(value.to_string()),
                 "pull-error" => b.pull_error = Some(value.to_string()),
@@ -201,6 +227,39 @@ impl Behavior {
             .find(|(at, _)| *at <= since_start)
             .map_or(0, |(_, c)| *c)
     }
+}
+
+/// An exec of `keelson-fake out=TEXT code=N` (directives in any order,
+/// both optional).
+fn scripted_exec(directives: &[String]) -> Result<ExecResult> {
+    let mut result = ExecResult {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        exit_code: 0,
+    };
+    for d in directives {
+        match d.split_once('=') {
+            Some(("out", text)) => {
+                result.stdout.extend_from_slice(text.as_bytes());
+                result.stdout.push(b'\n');
+            }
+            Some(("code", n)) => {
+                result.exit_code = n.trim().parse().map_err(|_| {
+                    Error::InvalidArgument(format!("fake exec directive {d:?}"))
+                })?
+            }
+            _ => return Err(Error::InvalidArgument(format!("fake exec directive {d:?}"))),
+        }
+    }
+    Ok(result)
+}
+
+/// True for an image on a registry host under `.invalid`, a name that by
+/// RFC 2606 never resolves: the fake cannot pull it.
+fn unresolvable(image: &str) -> bool {
+    image
+        .split_once('/')
+        .is_some_and(|(host, _)| host.split(':').next().is_some_and(|h| h.ends_with(".invalid")))
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or plain seconds.
@@ -387,11 +446,23 @@ impl FakeRuntime {
         config: &ContainerConfig,
         sandbox: &PodSandboxConfig,
     ) -> Result<Arc<Behavior>> {
-        let annotation = sandbox
+        // The container's own annotation, then its command, then the
+        // pod's annotation, then the builder's scripts.
+        let own = sandbox
             .annotations
-            .get(&format!("{SCRIPT_ANNOTATION_PREFIX}{}", config.name))
-            .or_else(|| sandbox.annotations.get(SCRIPT_ANNOTATION));
-        if let Some(text) = annotation {
+            .get(&format!("{SCRIPT_ANNOTATION_PREFIX}{}", config.name));
+        if let Some(text) = own {
+            return Behavior::parse(text).map(Arc::new);
+        }
+        if config.command.first().map(String::as_str) == Some(SCRIPT_COMMAND) {
+            let text: Vec<&str> = config.command[1..]
+                .iter()
+                .chain(&config.args)
+                .map(String::as_str)
+                .collect();
+            return Behavior::parse(&text.join(";")).map(Arc::new);
+        }
+        if let Some(text) = sandbox.annotations.get(SCRIPT_ANNOTATION) {
             return Behavior::parse(text).map(Arc::new);
         }
         let scripts = self.scripts();
@@ -687,11 +758,11 @@ impl ContainerRuntime for FakeRuntime {
 
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<()> {
         let now = Instant::now();
-        let delay = {
+        let (delay, term_code) = {
             let mut state = self.state();
             let c = state.container_mut(id)?;
             match c.life_at(now) {
-                Life::Running { .. } => c.behavior.stop_delay,
+                Life::Running { .. } => (c.behavior.stop_delay, c.behavior.term_code.unwrap_or(143)),
                 Life::Created => {
                     c.life = Life::Exited {
                         started: None,
@@ -707,7 +778,7 @@ impl ContainerRuntime for FakeRuntime {
             }
         };
         let (wait, code) = if delay <= timeout {
-            (delay, 143)
+            (delay, term_code)
         } else {
             (timeout, 137)
         };
@@ -769,6 +840,9 @@ impl ContainerRuntime for FakeRuntime {
                 "container {id} is not running"
             )));
         };
+        if cmd.first().map(String::as_str) == Some(SCRIPT_COMMAND) {
+            return scripted_exec(&cmd[1..]);
+        }
         let code = c.behavior.exec_code(now.saturating_duration_since(started));
         Ok(ExecResult {
             stdout: if code == 0 {
@@ -817,6 +891,15 @@ impl ContainerRuntime for FakeRuntime {
     }
 
     async fn pull_image(&self, image: &ImageSpec) -> Result<String> {
+        if unresolvable(&image.image) {
+            return Err(Error::ImagePull {
+                image: image.image.clone(),
+                message: format!(
+                    "failed to resolve reference {:?}: the registry host does not exist",
+                    image.image
+                ),
+            });
+        }
         if let Some(b) = self.image_behavior(&image.image) {
             if !b.pull_delay.is_zero() {
                 tokio::time::sleep(b.pull_delay).await;

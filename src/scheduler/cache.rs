@@ -161,8 +161,13 @@ impl Snapshot {
         self.cluster.namespaces.get(ns)
     }
 
-    /// Pods nominated to a node by preemption (waiting for its victims to
-    /// go).
+    /// True when some pod is nominated to a node by preemption (waiting
+    /// for its victims to go).
+    pub fn has_nominated(&self) -> bool {
+        !self.nominated.is_empty()
+    }
+
+    /// The pods nominated to run on `node` (by an earlier preemption).
     pub fn nominated_on(&self, node: &str) -> &[Arc<PodInfo>] {
         self.nominated.get(node).map_or(&[], |v| v.as_slice())
     }

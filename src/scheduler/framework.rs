@@ -846,6 +846,9 @@ impl Framework {
         node: &NodeInfo,
         snapshot: &Snapshot,
     ) -> Status {
+        if !snapshot.has_nominated() {
+            return self.run_filters(state, pod, node);
+        }
         let nominated = snapshot.nominated_on(node.name());
         let relevant: Vec<&Arc<PodInfo>> = nominated
             .iter()

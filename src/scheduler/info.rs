@@ -400,6 +400,12 @@ impl PodInfo {
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
     node: Arc<Node>,
+    /// Copied from the node, so that the filters every cycle runs over
+    /// hundreds of nodes read this struct only (each node object touched
+    /// is a cache miss).
+    name: Str,
+    unschedulable: bool,
+    hard_taints: bool,
     /// What the node offers (`status.allocatable`).
     pub allocatable: Resources,
     /// The sum of its pods' requests.
@@ -447,6 +453,9 @@ impl NodeInfo {
             used_ports: Vec::new(),
             images: Vec::new(),
             generation: 0,
+            name: Str::default(),
+            unschedulable: false,
+            hard_taints: false,
             node: node.clone(),
         };
         n.set_node(node);
@@ -460,7 +469,17 @@ impl NodeInfo {
 
     /// The node's name.
     pub fn name(&self) -> &str {
-        &self.node.metadata.name
+        &self.name
+    }
+
+    /// `spec.unschedulable`.
+    pub fn is_unschedulable(&self) -> bool {
+        self.unschedulable
+    }
+
+    /// True when the node has a `NoSchedule` or `NoExecute` taint.
+    pub fn has_hard_taints(&self) -> bool {
+        self.hard_taints
     }
 
     /// The node's labels.
@@ -478,6 +497,13 @@ impl NodeInfo {
             }
         }
         self.images = images;
+        self.name = node.metadata.name.clone();
+        self.unschedulable = node.spec.unschedulable;
+        self.hard_taints = node
+            .spec
+            .taints
+            .iter()
+            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
         self.node = node;
         self.generation += 1;
     }

@@ -1,10 +1,11 @@
-//! The real container runtimes: the conformance suite on `ProcessRuntime`
-//! (network namespaces as root, loopback addresses unprivileged) and on
-//! `CriRuntime` against a private containerd (feature `cri`), and a pod
-//! serving HTTP on its own IP on each.
+//! The container runtimes: the conformance suite on `FakeRuntime`, on
+//! `ProcessRuntime` (network namespaces as root, loopback addresses
+//! unprivileged) and on `CriRuntime` against a private containerd (feature
+//! `cri`), and a pod serving HTTP on its own IP on each real one.
 
 #[cfg(feature = "cri")]
 mod cri;
+mod fake;
 mod process;
 
 use std::io::{Read, Write};

@@ -74,7 +74,7 @@ impl Plugin for NodeUnschedulable {
 
 impl Filter for NodeUnschedulable {
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        if !node.node().spec.unschedulable {
+        if !node.is_unschedulable() {
             return Status::success();
         }
         let taint = Taint {

@@ -48,6 +48,9 @@ impl Plugin for TaintToleration {
 
 impl Filter for TaintToleration {
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        if !node.has_hard_taints() {
+            return Status::success();
+        }
         let tolerations = &pod.pod.spec.tolerations;
         for taint in &node.node().spec.taints {
             if taint.effect != "NoSchedule" && taint.effect != "NoExecute" {
