@@ -319,8 +319,11 @@ struct Flavour<'a> {
     pod_ip_prefix: Option<String>,
     /// The containers of the demo images still on the machine, one line
     /// each (checked after deletes and after Ctrl-C).
-    containers: Box<dyn Fn(&Cluster) -> Vec<String> + 'a>,
+    containers: Containers<'a>,
 }
+
+/// Lists the demo images' containers left on the machine.
+type Containers<'a> = Box<dyn Fn(&Cluster) -> Vec<String> + 'a>;
 
 impl Flavour<'static> {
     /// The process or fake runtime: the containers are child processes of
