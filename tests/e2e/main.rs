@@ -4,6 +4,11 @@
 //! `cargo test` builds the example before it runs the tests; these tests
 //! find it next to their own binary (`target/<profile>/examples/cluster`).
 //! Each test gets its own port, kubeconfig and kubectl cache directory.
+//!
+//! The seed walkthrough ([`walkthrough`]) runs on the process and fake
+//! runtimes here, on containerd in [`cri`] (features `cri` + `test-util`,
+//! as root), and [`etcd`] (features `etcd` + `test-util`) restarts the
+//! assembly on a real etcd and checks that its state survives.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
