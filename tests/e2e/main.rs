@@ -4,6 +4,11 @@
 //! `cargo test` builds the example before it runs the tests; these tests
 //! find it next to their own binary (`target/<profile>/examples/cluster`).
 //! Each test gets its own port, kubeconfig and kubectl cache directory.
+//!
+//! The seed walkthrough ([`walkthrough`]) runs on the process and fake
+//! runtimes here, on containerd in [`cri`] (features `cri` + `test-util`,
+//! as root), and [`etcd`] (features `etcd` + `test-util`) restarts the
+//! assembly on a real etcd and checks that its state survives.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,6 +17,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+#[cfg(all(feature = "cri", feature = "test-util"))]
+mod cri;
+#[cfg(all(feature = "etcd", feature = "test-util"))]
+mod etcd;
+#[cfg(all(feature = "cri", feature = "test-util"))]
+mod oci;
 
 const KUBECTL: &str = "/usr/bin/kubectl";
 
@@ -137,13 +149,22 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// Sends SIGINT and waits for a clean exit.
+    /// Sends SIGINT (Ctrl-C) and waits for a clean exit.
     fn interrupt(&mut self) {
+        self.stop_with("-INT");
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn terminate(&mut self) {
+        self.stop_with("-TERM");
+    }
+
+    fn stop_with(&mut self, signal: &str) {
         let Some(mut child) = self.child.take() else {
             return;
         };
         let pid = child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let _ = Command::new("kill").args([signal, &pid]).status();
         let start = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -157,7 +178,7 @@ impl Cluster {
             if start.elapsed() > Duration::from_secs(60) {
                 let _ = child.kill();
                 panic!(
-                    "the cluster did not stop within 60 s after SIGINT\n{}",
+                    "the cluster did not stop within 60 s after {signal}\n{}",
                     self.log()
                 );
             }
@@ -284,17 +305,68 @@ fn answers(c: &Cluster) -> Vec<(String, String)> {
 /// process of the example binary on the machine.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn walkthrough(runtime: &str, http: bool) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut c = Cluster::start(runtime, 3, &[]);
-    c.wait("3 nodes Ready", Duration::from_secs(30), |c| {
-        nodes_ready(c, 3)
-    });
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-    let deployment = seeds().join("26-deployment-kubia.yaml");
-    c.kubectl(&["apply", "-f", deployment.to_str().unwrap()]);
-    wait_rollout(&c, 3, "luksa/kubia:v1");
-    let pods = ready_pods(&c, "app=kubia");
+/// What differs between the runtimes the walkthrough runs on.
+struct Flavour<'a> {
+    /// `--runtime` of the assembly.
+    runtime: &'a str,
+    /// More flags of the assembly (`--cri-socket …`).
+    extra: Vec<String>,
+    /// Whether the pods really serve HTTP and write logs.
+    http: bool,
+    /// The Job manifest to run.
+    job: PathBuf,
+    /// What every pod IP starts with, when the runtime's network is known
+    /// (containerd's CNI subnet).
+    pod_ip_prefix: Option<String>,
+    /// The containers of the demo images still on the machine, one line
+    /// each (checked after deletes and after Ctrl-C).
+    containers: Containers<'a>,
+}
+
+/// Lists the demo images' containers left on the machine.
+type Containers<'a> = Box<dyn Fn(&Cluster) -> Vec<String> + 'a>;
+
+impl Flavour<'static> {
+    /// The process or fake runtime: the containers are child processes of
+    /// the example binary.
+    fn local(runtime: &'static str, http: bool) -> Self {
+        Flavour {
+            runtime,
+            extra: Vec::new(),
+            http,
+            job: seeds().join("05-job-batch-job.yaml"),
+            pod_ip_prefix: None,
+            containers: Box::new(|c: &Cluster| container_processes(&c.binary)),
+        }
+    }
+}
+
+/// Waits until every kubia pod answers HTTP with its own name and `version`.
+fn check_answers(c: &Cluster, version: &str) {
+    for (name, ip) in answers(c) {
+        let mut body = None;
+        c.wait(
+            &format!("{name} ({version}) to answer on {ip}:8080"),
+            Duration::from_secs(20),
+            |_| {
+                body = http_get(&ip, 8080);
+                body.is_some()
+            },
+        );
+        assert_eq!(
+            body.unwrap_or_default().trim(),
+            format!("This is {version} running in pod {name}")
+        );
+    }
+}
+
+/// Asserts the 3 kubia replicas are ready on 3 different nodes.
+fn check_spread(c: &Cluster) {
+    let pods = ready_pods(c, "app=kubia");
     let mut nodes: Vec<&str> = pods
         .iter()
         .filter_map(|p| p["spec"]["nodeName"].as_str())
@@ -306,20 +378,31 @@ fn walkthrough(runtime: &str, http: bool) {
         3,
         "the 3 replicas spread over the 3 nodes: {nodes:?}"
     );
-    if http {
+}
+
+fn walkthrough(flavour: Flavour<'_>) {
+    let _serial = serial();
+    let http = flavour.http;
+    let extra: Vec<&str> = flavour.extra.iter().map(String::as_str).collect();
+    let mut c = Cluster::start(flavour.runtime, 3, &extra);
+    c.wait("3 nodes Ready", Duration::from_secs(30), |c| {
+        nodes_ready(c, 3)
+    });
+
+    let deployment = seeds().join("26-deployment-kubia.yaml");
+    c.kubectl(&["apply", "-f", deployment.to_str().unwrap()]);
+    wait_rollout(&c, 3, "luksa/kubia:v1");
+    check_spread(&c);
+    if let Some(prefix) = &flavour.pod_ip_prefix {
         for (name, ip) in answers(&c) {
-            let mut body = None;
-            c.wait(
-                &format!("{name} to answer on {ip}:8080"),
-                Duration::from_secs(20),
-                |_| {
-                    body = http_get(&ip, 8080);
-                    body.is_some()
-                },
+            assert!(
+                ip.starts_with(prefix.as_str()),
+                "{name}'s IP {ip} is not in {prefix}*"
             );
-            let body = body.unwrap_or_default();
-            assert_eq!(body.trim(), format!("This is v1 running in pod {name}"));
         }
+    }
+    if http {
+        check_answers(&c, "v1");
     }
 
     c.kubectl(&["scale", "deployment", "kubia", "--replicas=5"]);
@@ -330,24 +413,13 @@ fn walkthrough(runtime: &str, http: bool) {
     c.kubectl(&["set", "image", "deployment/kubia", "nodejs=luksa/kubia:v2"]);
     wait_rollout(&c, 2, "luksa/kubia:v2");
     if http {
-        for (name, ip) in answers(&c) {
-            let mut body = None;
-            c.wait(
-                &format!("{name} (v2) to answer"),
-                Duration::from_secs(20),
-                |_| {
-                    body = http_get(&ip, 8080);
-                    body.is_some()
-                },
-            );
-            assert_eq!(
-                body.unwrap_or_default().trim(),
-                format!("This is v2 running in pod {name}")
-            );
-        }
+        check_answers(&c, "v2");
     }
     c.kubectl(&["rollout", "undo", "deployment/kubia"]);
     wait_rollout(&c, 2, "luksa/kubia:v1");
+    if http {
+        check_answers(&c, "v1");
+    }
 
     // kubectl logs shows what the container wrote.
     let pod = ready_pods(&c, "app=kubia")
@@ -366,8 +438,7 @@ fn walkthrough(runtime: &str, http: bool) {
     }
 
     // The seed Job runs to completion (5 completions, 2 at a time).
-    let job = seeds().join("05-job-batch-job.yaml");
-    c.kubectl(&["apply", "-f", job.to_str().unwrap()]);
+    c.kubectl(&["apply", "-f", flavour.job.to_str().unwrap()]);
     c.wait(
         "the batch-job Job to complete",
         Duration::from_secs(120),
@@ -381,35 +452,30 @@ fn walkthrough(runtime: &str, http: bool) {
         },
     );
 
-    // Deleting the Deployment removes its pods (and their processes).
+    // Deleting the Deployment removes its pods (and their containers).
     c.kubectl(&["delete", "deployment", "kubia"]);
     c.wait("the kubia pods to be gone", Duration::from_secs(60), |c| {
         c.pods("app=kubia").is_empty()
     });
     if http {
         c.wait(
-            "the kubia processes to exit",
+            "the kubia containers to be gone",
             Duration::from_secs(20),
-            |c| {
-                !container_processes(&c.binary)
-                    .iter()
-                    .any(|p| p.contains("--image kubia"))
-            },
+            |c| !(flavour.containers)(c).iter().any(|p| p.contains("kubia")),
         );
     }
 
-    let binary = c.binary.clone();
     c.interrupt();
-    let left = container_processes(&binary);
-    assert!(left.is_empty(), "processes left after Ctrl-C: {left:?}");
+    let left = (flavour.containers)(&c);
+    assert!(left.is_empty(), "containers left after Ctrl-C: {left:?}");
 }
 
 #[test]
 fn walkthrough_on_the_process_runtime() {
-    walkthrough("process", true);
+    walkthrough(Flavour::local("process", true));
 }
 
 #[test]
 fn walkthrough_on_the_fake_runtime() {
-    walkthrough("fake", false);
+    walkthrough(Flavour::local("fake", false));
 }
