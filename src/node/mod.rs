@@ -419,6 +419,9 @@ pub(crate) struct Shared {
     /// `namespace/name` → the pod's entry.
     pub(crate) pods: Mutex<HashMap<(Str, Str), Arc<PodEntry>>>,
     pub(crate) runtime_name: std::sync::OnceLock<String>,
+    /// Sandboxes and containers found in the runtime at start (left by an
+    /// earlier run of the agent), adopted by their pods' workers.
+    pub(crate) recovered: Mutex<worker::Recovered>,
 }
 
 impl Shared {
@@ -459,6 +462,7 @@ impl NodeAgent {
                 root,
                 pods: Mutex::new(HashMap::new()),
                 runtime_name: std::sync::OnceLock::new(),
+                recovered: Mutex::default(),
             }),
         }
     }

@@ -22,9 +22,62 @@ use crate::api::{Str, Time};
 use crate::client::Api;
 use crate::informer::{reflector, Event, SharedInformer};
 use crate::runtime::{
-    ContainerConfig, ContainerState, ContainerStatus, ImageSpec, PodSandboxConfig, PortMapping,
-    Resources,
+    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ImageSpec, PodSandboxConfig,
+    PodSandboxStatus, PortMapping, Resources, SandboxFilter, SandboxState,
 };
+
+/// What the runtime held when the agent started: the ready sandboxes of
+/// pods (by pod uid) and their containers (by sandbox id). A restarted
+/// agent (one run with `stop_pods_on_shutdown(false)`, or one that
+/// crashed) adopts them as the kubelet does: a pod whose sandbox is still
+/// there keeps it, its IP and its running containers (no restart, the
+/// restart count goes on); sandboxes of pods no longer bound to the node
+/// are stopped and removed once the first list of pods is in.
+#[derive(Default)]
+pub(crate) struct Recovered {
+    sandboxes: HashMap<String, PodSandboxStatus>,
+    containers: HashMap<String, Vec<ContainerStatus>>,
+}
+
+impl Recovered {
+    /// What the runtime holds now.
+    async fn list(shared: &Shared) -> Recovered {
+        let rt = &shared.runtime;
+        let filter = SandboxFilter {
+            state: Some(SandboxState::Ready),
+            ..SandboxFilter::default()
+        };
+        let mut out = Recovered::default();
+        let Ok(sandboxes) = rt.list_pod_sandboxes(&filter).await else {
+            return out;
+        };
+        for s in sandboxes {
+            if s.uid.is_empty() {
+                continue;
+            }
+            // Several for one pod: keep the newest.
+            let newer = out
+                .sandboxes
+                .get(&s.uid)
+                .is_none_or(|o| o.created_at < s.created_at);
+            if newer {
+                out.sandboxes.insert(s.uid.clone(), s);
+            }
+        }
+        if out.sandboxes.is_empty() {
+            return out;
+        }
+        if let Ok(containers) = rt.list_containers(&ContainerFilter::default()).await {
+            for c in containers {
+                out.containers
+                    .entry(c.sandbox_id.clone())
+                    .or_default()
+                    .push(c);
+            }
+        }
+        out
+    }
+}
 
 /// The first crash-loop delay.
 const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
@@ -109,6 +162,11 @@ pub(crate) async fn run_agent(
         },
     );
     let mut events = informer.subscribe();
+    *shared.recovered.lock().unwrap_or_else(|e| e.into_inner()) = Recovered::list(&shared).await;
+    let cache = informer.cache();
+    let first_list = cache.wait_until_ready();
+    tokio::pin!(first_list);
+    let mut orphans_pending = true;
     informer.start();
 
     let mut agent = Dispatcher {
@@ -125,6 +183,20 @@ pub(crate) async fn run_agent(
                 Some(Event::Added(pod)) | Some(Event::Updated { new: pod, .. }) => agent.upsert(pod, false),
                 Some(Event::Deleted(pod)) => agent.gone(&pod),
                 None => break,
+            },
+            r = &mut first_list, if orphans_pending => {
+                orphans_pending = false;
+                if r.is_ok() {
+                    // Hand out the first list, then what no pod claims
+                    // is an orphan.
+                    while let Some(e) = events.try_recv() {
+                        match e {
+                            Event::Added(pod) | Event::Updated { new: pod, .. } => agent.upsert(pod, false),
+                            Event::Deleted(pod) => agent.gone(&pod),
+                        }
+                    }
+                    agent.remove_orphans();
+                }
             },
             m = static_rx.recv(), if static_open => match m {
                 Some(StaticPod::Upsert(pod)) => agent.upsert(pod, true),
@@ -162,6 +234,35 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
+    /// Stops and removes the recovered sandboxes no pod of the node has
+    /// claimed (pods deleted or moved while the agent was away).
+    fn remove_orphans(&mut self) {
+        let orphans: Vec<PodSandboxStatus> = {
+            let mut rec = self
+                .shared
+                .recovered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let uids: Vec<String> = rec
+                .sandboxes
+                .keys()
+                .filter(|uid| !self.workers.contains_key(uid.as_str()))
+                .cloned()
+                .collect();
+            uids.iter()
+                .filter_map(|uid| rec.sandboxes.remove(uid))
+                .collect()
+        };
+        for s in orphans {
+            tracing::info!(pod = %s.name, namespace = %s.namespace, "removing the sandbox of a pod no longer on this node");
+            let rt = self.shared.runtime.clone();
+            tokio::spawn(async move {
+                let _ = rt.stop_pod_sandbox(&s.id).await;
+                let _ = rt.remove_pod_sandbox(&s.id).await;
+            });
+        }
+    }
+
     fn upsert(&mut self, pod: Arc<Pod>, is_static: bool) {
         if !is_static && pod.metadata.annotations.contains_key(MIRROR_ANNOTATION) {
             return;
@@ -680,6 +781,24 @@ impl Worker {
             cgroup_parent: String::new(),
         };
         let rt = &self.shared.runtime;
+        let found = self
+            .shared
+            .recovered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sandboxes
+            .remove(m.uid.as_str());
+        if let Some(found) = found {
+            tracing::info!(pod = %m.name, sandbox = %found.id, "adopting the sandbox of an earlier run");
+            self.pod_ip = if pod.spec.host_network {
+                self.host_ip().to_string()
+            } else {
+                found.ip.map(|ip| ip.to_string()).unwrap_or_default()
+            };
+            self.sandbox = Some((found.id, config));
+            self.pod_error = None;
+            return true;
+        }
         let id = match rt.run_pod_sandbox(&config).await {
             Ok(id) => id,
             Err(e) => {
@@ -699,6 +818,49 @@ impl Worker {
         }
         self.sandbox = Some((id, config));
         self.pod_error = None;
+        true
+    }
+
+    /// Takes over the container an earlier run of the agent left in the
+    /// adopted sandbox for this slot, if it still runs (or, for an init
+    /// container, succeeded): its newest instance, counting its attempts.
+    fn adopt_container(&mut self, init: bool, i: usize, sandbox_id: &str) -> bool {
+        let name = self.slot(init, i).spec.name.clone();
+        let found = {
+            let mut rec = self
+                .shared
+                .recovered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(list) = rec.containers.get_mut(sandbox_id) else {
+                return false;
+            };
+            let newest = list
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.name == name.as_str())
+                .max_by_key(|(_, c)| (c.attempt, c.created_at))
+                .map(|(k, _)| k);
+            let Some(k) = newest else { return false };
+            list.swap_remove(k)
+        };
+        let usable = match found.state {
+            ContainerState::Running => true,
+            ContainerState::Exited => init && found.exit_code == Some(0),
+            _ => false,
+        };
+        if !usable {
+            return false;
+        }
+        tracing::info!(pod = %self.pod.metadata.name, container = %name, id = %found.id, "adopting a container of an earlier run");
+        let slot = self.slot(init, i);
+        slot.id = Some(found.id.clone());
+        slot.attempts = found.attempt + 1;
+        slot.observed = None;
+        slot.waiting = None;
+        slot.next_start = None;
+        let entry = (slot.id.clone(), slot.previous_id.clone());
+        self.entry.containers().insert(name, entry);
         true
     }
 
@@ -824,6 +986,9 @@ impl Worker {
         let Some((sandbox_id, sandbox_config)) = self.sandbox.clone() else {
             return;
         };
+        if self.adopt_container(init, i, &sandbox_id) {
+            return;
+        }
         let rt = self.shared.runtime.clone();
         let spec = self.slot(init, i).spec.clone();
         let image = ImageSpec::new(spec.image.as_str());

@@ -244,9 +244,10 @@ fn scripted_exec(directives: &[String]) -> Result<ExecResult> {
                 result.stdout.push(b'\n');
             }
             Some(("code", n)) => {
-                result.exit_code = n.trim().parse().map_err(|_| {
-                    Error::InvalidArgument(format!("fake exec directive {d:?}"))
-                })?
+                result.exit_code = n
+                    .trim()
+                    .parse()
+                    .map_err(|_| Error::InvalidArgument(format!("fake exec directive {d:?}")))?
             }
             _ => return Err(Error::InvalidArgument(format!("fake exec directive {d:?}"))),
         }
@@ -257,9 +258,11 @@ fn scripted_exec(directives: &[String]) -> Result<ExecResult> {
 /// True for an image on a registry host under `.invalid`, a name that by
 /// RFC 2606 never resolves: the fake cannot pull it.
 fn unresolvable(image: &str) -> bool {
-    image
-        .split_once('/')
-        .is_some_and(|(host, _)| host.split(':').next().is_some_and(|h| h.ends_with(".invalid")))
+    image.split_once('/').is_some_and(|(host, _)| {
+        host.split(':')
+            .next()
+            .is_some_and(|h| h.ends_with(".invalid"))
+    })
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or plain seconds.
@@ -762,7 +765,9 @@ impl ContainerRuntime for FakeRuntime {
             let mut state = self.state();
             let c = state.container_mut(id)?;
             match c.life_at(now) {
-                Life::Running { .. } => (c.behavior.stop_delay, c.behavior.term_code.unwrap_or(143)),
+                Life::Running { .. } => {
+                    (c.behavior.stop_delay, c.behavior.term_code.unwrap_or(143))
+                }
                 Life::Created => {
                     c.life = Life::Exited {
                         started: None,

@@ -908,7 +908,8 @@ impl Framework {
         // costs tens of microseconds, and on a busy machine joining one the
         // OS has not run yet stalls the cycle for a whole time slice (with
         // 5,000 nodes a cycle looks for 500 feasible ones: sequential).
-        let sequential = threads == 1 || n < self.parallel_threshold || want < self.parallel_threshold;
+        let sequential =
+            threads == 1 || n < self.parallel_threshold || want < self.parallel_threshold;
         let (feasible, failed, processed) = if sequential {
             let mut feasible = Vec::with_capacity(want);
             let mut failed = Vec::new();

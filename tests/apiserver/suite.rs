@@ -723,15 +723,27 @@ async fn a_node_watch_sees_only_the_pods_bound_to_its_node() {
     let pods: Api<Pod> = Api::all(&c);
     let default: Api<Pod> = Api::namespaced(&c, "default");
     let mut on_a = pods
-        .watch(&ListOptions::default().fields("spec.nodeName=node-a").unwrap())
+        .watch(
+            &ListOptions::default()
+                .fields("spec.nodeName=node-a")
+                .unwrap(),
+        )
         .await
         .unwrap();
     let mut on_b = pods
-        .watch(&ListOptions::default().fields("spec.nodeName=node-b").unwrap())
+        .watch(
+            &ListOptions::default()
+                .fields("spec.nodeName=node-b")
+                .unwrap(),
+        )
         .await
         .unwrap();
     let mut not_on_a = pods
-        .watch(&ListOptions::default().fields("spec.nodeName!=node-a").unwrap())
+        .watch(
+            &ListOptions::default()
+                .fields("spec.nodeName!=node-a")
+                .unwrap(),
+        )
         .await
         .unwrap();
     let bind = |name: &str, node: &str| -> keelson::api::core::Binding {
@@ -751,9 +763,15 @@ async fn a_node_watch_sees_only_the_pods_bound_to_its_node() {
     let mut p1 = default.get("p1").await.unwrap();
     p1.metadata.labels.insert("seen", "yes");
     default.update(&p1).await.unwrap();
-    default.delete("p3", &DeleteOptions::default()).await.unwrap();
+    default
+        .delete("p3", &DeleteOptions::default())
+        .await
+        .unwrap();
     // A last event on node-b marks the end for that watch.
-    default.delete("p2", &DeleteOptions::default()).await.unwrap();
+    default
+        .delete("p2", &DeleteOptions::default())
+        .await
+        .unwrap();
 
     async fn collect(
         w: &mut (impl futures::Stream<Item = keelson::client::Result<WatchEvent<Pod>>> + Unpin),

@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use keelson::api::coordination::Lease;
 use keelson::api::core::{
-    Container, ExecAction, HttpGetAction, Lifecycle, LifecycleHandler, Node as NodeObject, Probe,
+    Container, ExecAction, HttpGetAction, Lifecycle, LifecycleHandler, Node as NodeObject, Pod,
+    Probe,
 };
 use keelson::api::meta::DeleteOptions;
 use keelson::api::quantity::ResourceList;
 use keelson::api::IntOrString;
-use keelson::client::Api;
+use keelson::client::{Api, LocalClient};
 use keelson::runtime::fake::Behavior;
-use keelson::runtime::FakeRuntime;
+use keelson::runtime::{ContainerRuntime, FakeRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -546,4 +547,87 @@ async fn http_get_readiness_probe_follows_the_server() {
         condition(p, "Ready").as_deref() == Some("True")
     })
     .await;
+}
+
+/// An agent restarted over the same runtime (it was stopped without
+/// stopping its pods, as after a crash) adopts what it left: the running
+/// pod keeps its sandbox, IP and container (restart count 0, no new
+/// sandbox or container), and the sandbox of a pod deleted meanwhile is
+/// removed.
+#[tokio::test(start_paused = true)]
+async fn a_restarted_agent_adopts_its_running_pods_and_removes_orphans() {
+    let runtime = FakeRuntime::new();
+    let node = Node::start(config().stop_pods_on_shutdown(false), runtime.clone()).await;
+    node.create(pod("kept", &[("c", "x")])).await;
+    node.create(pod("deleted", &[("c", "x")])).await;
+    let before = node.wait("kept", "Running", running).await;
+    node.wait("deleted", "Running", running).await;
+    let server = node.server.clone();
+    node.shutdown().await;
+    assert_eq!(runtime.sandbox_count(), 2, "the pods outlive the agent");
+    let ids = |rt: &FakeRuntime| {
+        let mut v: Vec<String> = futures::executor::block_on(
+            rt.list_containers(&keelson::runtime::ContainerFilter::default()),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+        v.sort();
+        v
+    };
+    let containers = ids(&runtime);
+
+    // While the agent is away, one pod is deleted for good.
+    let pods: Api<Pod> = Api::namespaced(LocalClient::new(&server), "default");
+    pods.delete(
+        "deleted",
+        &DeleteOptions {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let node = Node::start_on(
+        server,
+        config().stop_pods_on_shutdown(false),
+        runtime.clone(),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runtime.sandbox_count() != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted pod's sandbox was not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let the new agent sync a few times.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = node.wait("kept", "Running", running).await;
+    assert_eq!(after.status.pod_ip, before.status.pod_ip);
+    assert_eq!(
+        after.status.container_statuses[0].restart_count, 0,
+        "{:?}",
+        after.status.container_statuses
+    );
+    assert_eq!(
+        after.status.container_statuses[0].container_id,
+        before.status.container_statuses[0].container_id
+    );
+    assert!(
+        !node
+            .runtime
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("run_sandbox")),
+        "a new sandbox was made: {:?}",
+        node.runtime.calls()
+    );
+    let remaining = ids(&runtime);
+    assert_eq!(remaining.len(), 1, "{remaining:?}");
+    assert!(containers.contains(&remaining[0]));
+    node.shutdown().await;
 }

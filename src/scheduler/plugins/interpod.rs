@@ -123,7 +123,11 @@ impl PreFilter for InterPodAffinity {
             anti: Counts::new(),
             cluster: cluster.clone(),
         };
-        if snapshot.nodes_with_required_anti_affinity_pods().next().is_some() {
+        if snapshot
+            .nodes_with_required_anti_affinity_pods()
+            .next()
+            .is_some()
+        {
             // Existing pods' required anti-affinity terms that select this
             // pod: they depend on its namespace and labels.
             let question = format!(
