@@ -38,7 +38,13 @@
 //! 8. serves **logs**: it registers itself as the
 //!    [`PodLogs`](crate::apiserver::PodLogs) provider of its
 //!    node on an in-process [`ApiServer`](crate::apiserver::ApiServer), so
-//!    `pods/{name}/log` (and `kubectl logs`) reach it.
+//!    `pods/{name}/log` (and `kubectl logs`) reach it;
+//! 9. **recovers** after a restart: what an earlier run left in the runtime
+//!    (it was stopped with [`Config::stop_pods_on_shutdown`] off, or
+//!    crashed) is adopted — a pod whose sandbox is still ready keeps it, its
+//!    IP and its running containers, with their restart counts — and the
+//!    sandboxes of pods no longer bound to the node are removed once the
+//!    first list of pods is in.
 //!
 //! ```
 //! # tokio_test::block_on(async {

@@ -16,6 +16,7 @@
 //! assert_eq!(info.requests.milli_cpu, 250);
 //! assert_eq!(info.non_zero_memory, 200 * 1024 * 1024); // the scoring default
 //! ```
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::api::core::{Node, Pod, PodAffinityTerm};
@@ -406,6 +407,7 @@ pub struct NodeInfo {
     name: Str,
     unschedulable: bool,
     hard_taints: bool,
+    verdicts: Verdicts,
     /// What the node offers (`status.allocatable`).
     pub allocatable: Resources,
     /// The sum of its pods' requests.
@@ -427,6 +429,40 @@ pub struct NodeInfo {
     pub images: Vec<(Str, i64)>,
     /// Bumped on every change.
     pub generation: u64,
+}
+
+/// A few remembered answers about a node object (see
+/// [`NodeInfo::verdict`]): each slot holds a question's hash with its low
+/// bits replaced by "set" and the answer. Lock-free; a lost race only
+/// means an answer is computed twice.
+#[derive(Debug, Default)]
+struct Verdicts([AtomicU64; 4]);
+
+impl Clone for Verdicts {
+    fn clone(&self) -> Self {
+        Verdicts(std::array::from_fn(|i| {
+            AtomicU64::new(self.0[i].load(Ordering::Relaxed))
+        }))
+    }
+}
+
+impl Verdicts {
+    const SET: u64 = 0b10;
+    const YES: u64 = 0b01;
+
+    fn get(&self, question: u64) -> Option<bool> {
+        let q = question & !0b11;
+        self.0.iter().find_map(|slot| {
+            let v = slot.load(Ordering::Relaxed);
+            (v & Self::SET != 0 && v & !0b11 == q).then_some(v & Self::YES != 0)
+        })
+    }
+
+    fn put(&self, question: u64, answer: bool) {
+        let v = (question & !0b11) | Self::SET | u64::from(answer);
+        let i = ((question >> 2) % self.0.len() as u64) as usize;
+        self.0[i].store(v, Ordering::Relaxed);
+    }
 }
 
 /// `nginx` → `nginx:latest`; names with a tag or digest stay.
@@ -456,6 +492,7 @@ impl NodeInfo {
             name: Str::default(),
             unschedulable: false,
             hard_taints: false,
+            verdicts: Verdicts::default(),
             node: node.clone(),
         };
         n.set_node(node);
@@ -475,6 +512,20 @@ impl NodeInfo {
     /// `spec.unschedulable`.
     pub fn is_unschedulable(&self) -> bool {
         self.unschedulable
+    }
+
+    /// The answer to a question about the node object alone (its name and
+    /// labels: "does it match this node selector?"), `question` being a
+    /// hash naming it: remembered on the node until its object changes, so
+    /// pods asking the same question do not read the node's labels again.
+    /// `answer` must depend on nothing but the node object.
+    pub fn verdict(&self, question: u64, answer: impl FnOnce(&NodeInfo) -> bool) -> bool {
+        if let Some(v) = self.verdicts.get(question) {
+            return v;
+        }
+        let v = answer(self);
+        self.verdicts.put(question, v);
+        v
     }
 
     /// True when the node has a `NoSchedule` or `NoExecute` taint.
@@ -499,6 +550,8 @@ impl NodeInfo {
         self.images = images;
         self.name = node.metadata.name.clone();
         self.unschedulable = node.spec.unschedulable;
+        // New labels: forget what was decided on the old ones.
+        self.verdicts = Verdicts::default();
         self.hard_taints = node
             .spec
             .taints

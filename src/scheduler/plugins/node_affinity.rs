@@ -191,7 +191,9 @@ impl Plugin for NodeAffinity {
 }
 
 #[derive(Clone)]
-struct Required(RequiredNodeAffinity);
+/// The pod's requirement and a hash naming it, for the nodes' remembered
+/// verdicts ([`NodeInfo::verdict`]).
+struct Required(RequiredNodeAffinity, u64);
 
 impl PreFilter for NodeAffinity {
     fn pre_filter(&self, state: &mut CycleState, pod: &PodInfo, _snapshot: &Snapshot) -> Status {
@@ -199,7 +201,12 @@ impl PreFilter for NodeAffinity {
             Err(e) => Status::unresolvable(e),
             Ok(r) if r.is_empty() => Status::skip(),
             Ok(r) => {
-                state.write(Required(r));
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                "NodeAffinity/required".hash(&mut h);
+                format!("{r:?}").hash(&mut h);
+                let question = h.finish();
+                state.write(Required(r, question));
                 Status::success()
             }
         }
@@ -209,7 +216,7 @@ impl PreFilter for NodeAffinity {
 impl Filter for NodeAffinity {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         let ok = match state.read::<Required>() {
-            Some(r) => r.0.matches(node),
+            Some(r) => node.verdict(r.1, |n| r.0.matches(n)),
             None => RequiredNodeAffinity::of(pod).is_ok_and(|r| r.matches(node)),
         };
         if ok {
