@@ -245,6 +245,9 @@ pub struct CycleState {
     entries: Vec<(TypeId, Box<dyn StateData>)>,
     skip_filter: Vec<&'static str>,
     skip_score: Vec<&'static str>,
+    /// Bit `i` set: the framework's `i`-th Filter plugin is skipped (worked
+    /// out once by PreFilter, instead of comparing names per node).
+    filter_mask: Option<u64>,
     node_names: Option<Vec<Str>>,
 }
 
@@ -258,6 +261,7 @@ impl Clone for CycleState {
                 .collect(),
             skip_filter: self.skip_filter.clone(),
             skip_score: self.skip_score.clone(),
+            filter_mask: self.filter_mask,
             node_names: self.node_names.clone(),
         }
     }
@@ -818,14 +822,25 @@ impl Framework {
                 _ => return Err(s.with_plugin(p.name())),
             }
         }
+        state.filter_mask = (self.filter.len() <= 64).then(|| {
+            self.filter
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| state.skip_filter.contains(&f.name()))
+                .fold(0u64, |m, (i, _)| m | (1 << i))
+        });
         Ok(())
     }
 
     /// Runs the Filter plugins on one node (without nominated pods): the
     /// first failure wins.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        for p in &self.filter {
-            if state.skips_filter(p.name()) {
+        for (i, p) in self.filter.iter().enumerate() {
+            let skipped = match state.filter_mask {
+                Some(mask) => mask & (1 << i) != 0,
+                None => state.skips_filter(p.name()),
+            };
+            if skipped {
                 continue;
             }
             let s = p.filter(state, pod, node);
