@@ -774,7 +774,7 @@ async fn a_node_watch_sees_only_the_pods_bound_to_its_node() {
         .unwrap();
 
     async fn collect(
-        w: &mut (impl futures::Stream<Item = keelson::client::Result<WatchEvent<Pod>>> + Unpin),
+        w: &mut (impl futures::Stream<Item = keelson::client::Result<WatchEvent<Arc<Pod>>>> + Unpin),
         n: usize,
     ) -> Vec<(&'static str, String)> {
         let mut seen = Vec::new();
