@@ -82,6 +82,11 @@ use crate::informer::{Cache, InformerFactory, Object, ObjectKey};
 /// `controller: true`).
 pub const CONTROLLER_UID_INDEX: &str = "controller-uid";
 
+/// The name of the index, on the pod informer, of active pods without a
+/// controller (the orphans a ReplicaSet may adopt) by namespace: a
+/// reconcile looks at these, not at every pod of the namespace.
+pub const ORPHAN_INDEX: &str = "active-orphan-namespace";
+
 /// What can go wrong in a reconcile of the ReplicaSet controller.
 pub use super::ReconcileError as Error;
 
@@ -287,6 +292,16 @@ pub fn controller_uid<K: AnyObject>(obj: &K) -> Vec<Str> {
         .unwrap_or_default()
 }
 
+/// The index function of [`ORPHAN_INDEX`]: the namespace of an active pod
+/// that has no controller ownerReference.
+pub fn orphan_namespace(pod: &Pod) -> Vec<Str> {
+    if pod.metadata.controller().is_none() && is_pod_active(pod) {
+        vec![pod.metadata.namespace.clone()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// A controller ownerReference to `owner` (`blockOwnerDeletion: true`).
 pub fn controller_ref<K: Resource>(owner: &K) -> OwnerReference {
     let meta = owner.metadata();
@@ -346,11 +361,87 @@ pub fn calculate_status(
     failure: Option<(&str, String)>,
     now: Time,
 ) -> ReplicaSetStatus {
-    let template_labels = &rs.spec.template.metadata.labels;
-    let min_ready = rs.spec.min_ready_seconds;
-    let count = |f: &dyn Fn(&Pod) -> bool| -> i32 {
-        i32::try_from(pods.iter().filter(|p| f(p)).count()).unwrap_or(i32::MAX)
-    };
+    let mut counter = Counter::new(rs, None, now);
+    for p in pods {
+        counter.add(p);
+    }
+    status_from(rs, &counter.counts, failure, now)
+}
+
+/// What the status counts of a ReplicaSet's pods, gathered in one pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PodCounts {
+    replicas: i32,
+    fully_labeled: i32,
+    ready: i32,
+    available: i32,
+    /// Seconds until the first pod that is ready but not yet available
+    /// (`minReadySeconds`) becomes available.
+    next_available: Option<i64>,
+}
+
+/// Counts pods towards a ReplicaSet's status, one pod at a time.
+struct Counter<'a> {
+    template_labels: &'a crate::api::StringMap,
+    /// True when the selector pins every template label to its value, so
+    /// a pod the selector matched is fully labeled without looking.
+    labels_implied: bool,
+    min_ready: i32,
+    now: Time,
+    counts: PodCounts,
+}
+
+impl<'a> Counter<'a> {
+    /// A counter for `rs`'s pods at `now`; `selector`, when given, is one
+    /// that every pod added matches.
+    fn new(rs: &'a ReplicaSet, selector: Option<&Selector>, now: Time) -> Self {
+        let template_labels = &rs.spec.template.metadata.labels;
+        let labels_implied = selector.is_some_and(|s| {
+            template_labels
+                .iter()
+                .all(|(k, v)| s.requires_exact_match(k) == Some(v.as_str()))
+        });
+        Counter {
+            template_labels,
+            labels_implied,
+            min_ready: rs.spec.min_ready_seconds,
+            now,
+            counts: PodCounts::default(),
+        }
+    }
+
+    fn add(&mut self, pod: &Pod) {
+        let c = &mut self.counts;
+        c.replicas = c.replicas.saturating_add(1);
+        if self.labels_implied || self.template_labels.is_subset_of(&pod.metadata.labels) {
+            c.fully_labeled = c.fully_labeled.saturating_add(1);
+        }
+        let Some(since) = ready_condition(pod) else {
+            return;
+        };
+        c.ready = c.ready.saturating_add(1);
+        // As `is_pod_available`, remembering how long the rest have to go.
+        match since {
+            Some(since) if self.min_ready > 0 => {
+                let wait = i64::from(self.min_ready) - self.now.seconds_since(since);
+                if wait <= 0 {
+                    c.available = c.available.saturating_add(1);
+                } else {
+                    c.next_available = Some(c.next_available.map_or(wait, |w| w.min(wait)));
+                }
+            }
+            _ => c.available = c.available.saturating_add(1),
+        }
+    }
+}
+
+/// The status with these counts; see [`calculate_status`].
+fn status_from(
+    rs: &ReplicaSet,
+    counts: &PodCounts,
+    failure: Option<(&str, String)>,
+    now: Time,
+) -> ReplicaSetStatus {
     let mut conditions: Vec<ReplicaSetCondition> = rs
         .status
         .conditions
@@ -374,10 +465,10 @@ pub fn calculate_status(
         });
     }
     ReplicaSetStatus {
-        replicas: count(&|_| true),
-        fully_labeled_replicas: count(&|p| template_labels.is_subset_of(&p.metadata.labels)),
-        ready_replicas: count(&is_pod_ready),
-        available_replicas: count(&|p| is_pod_available(p, min_ready, now)),
+        replicas: counts.replicas,
+        fully_labeled_replicas: counts.fully_labeled,
+        ready_replicas: counts.ready,
+        available_replicas: counts.available,
         terminating_replicas: rs.status.terminating_replicas,
         observed_generation: rs.metadata.generation,
         conditions,
@@ -462,7 +553,8 @@ impl std::fmt::Debug for ReplicaSetReconciler {
 
 impl ReplicaSetReconciler {
     /// A reconciler reading pods and ReplicaSets from `factory`'s informers
-    /// (adding the [`CONTROLLER_UID_INDEX`] to the pod informer) and
+    /// (adding the [`CONTROLLER_UID_INDEX`] and [`ORPHAN_INDEX`] to the pod
+    /// informer) and
     /// writing through its client.
     pub fn new(factory: &InformerFactory) -> Self {
         Self::with_config(factory, Config::default())
@@ -472,6 +564,7 @@ impl ReplicaSetReconciler {
     pub fn with_config(factory: &InformerFactory, config: Config) -> Self {
         let pods = factory.informer::<Pod>();
         pods.add_index(CONTROLLER_UID_INDEX, controller_uid::<Pod>);
+        pods.add_index(ORPHAN_INDEX, orphan_namespace);
         ReplicaSetReconciler {
             client: factory.client().clone(),
             pods: pods.cache(),
@@ -491,25 +584,29 @@ impl ReplicaSetReconciler {
     }
 
     /// Claims the namespace's active pods for `rs`: its own that match,
-    /// adopted orphans; releases its own that stopped matching.
+    /// adopted orphans; releases its own that stopped matching. Counts the
+    /// claimed pods for the status at `now` on the way.
     async fn claim_pods(
         &self,
         rs: &ReplicaSet,
         selector: &Selector,
-    ) -> Result<Vec<Arc<Pod>>, Error> {
+        now: Time,
+    ) -> Result<(Vec<Arc<Pod>>, PodCounts), Error> {
         let uid = &rs.metadata.uid;
         let ns = rs.metadata.namespace.as_str();
-        let mut claimed = Vec::new();
-        let mut release = Vec::new();
-        for pod in self
+        let mut counter = Counter::new(rs, Some(selector), now);
+        let owned = self
             .pods
             .by_index(CONTROLLER_UID_INDEX, uid)
-            .unwrap_or_default()
-        {
+            .unwrap_or_default();
+        let mut claimed = Vec::with_capacity(owned.len());
+        let mut release = Vec::new();
+        for pod in owned {
             if !is_pod_active(&pod) {
                 continue;
             }
             if selector.matches(&pod.metadata.labels) {
+                counter.add(&pod);
                 claimed.push(pod);
             } else {
                 release.push(pod);
@@ -522,7 +619,8 @@ impl ReplicaSetReconciler {
         }
         let mut adopt = Vec::new();
         if !rs.metadata.is_deleting() {
-            for pod in self.pods.list_namespace(ns) {
+            // The index holds the namespace's active orphans only.
+            for pod in self.pods.by_index(ORPHAN_INDEX, ns).unwrap_or_default() {
                 if pod.metadata.controller().is_none()
                     && is_pod_active(&pod)
                     && selector.matches(&pod.metadata.labels)
@@ -585,6 +683,7 @@ impl ReplicaSetReconciler {
             {
                 Ok(p) => {
                     self.expectations.expect_written(&key, &p.metadata);
+                    counter.add(&p);
                     claimed.push(Arc::new(p));
                 }
                 Err(e) if e.is_not_found() => {}
@@ -598,7 +697,7 @@ impl ReplicaSetReconciler {
         }
         match first_error {
             Some(e) => Err(e),
-            None => Ok(claimed),
+            None => Ok((claimed, counter.counts)),
         }
     }
 
@@ -721,7 +820,9 @@ impl Reconciler<ReplicaSet> for ReplicaSetReconciler {
             }
         };
         let needs_sync = self.expectations.satisfied(key, &self.pods) && !rs.metadata.is_deleting();
-        let pods = self.claim_pods(&rs, &selector).await?;
+        // One `now` for the claim's counts, the status and the requeue.
+        let now = Time::now();
+        let (pods, counts) = self.claim_pods(&rs, &selector, now).await?;
 
         let mut failure = None;
         if needs_sync {
@@ -729,10 +830,9 @@ impl Reconciler<ReplicaSet> for ReplicaSetReconciler {
                 failure = Some((reason, e));
             }
         }
-        let now = Time::now();
-        let status = calculate_status(
+        let status = status_from(
             &rs,
-            &pods,
+            &counts,
             failure.as_ref().map(|(r, e)| (*r, e.to_string())),
             now,
         );
@@ -761,19 +861,9 @@ impl Reconciler<ReplicaSet> for ReplicaSetReconciler {
         }
         // Pods that are ready but not yet available: look again when the
         // first of them becomes available.
-        let min_ready = i64::from(rs.spec.min_ready_seconds);
-        if min_ready > 0 {
-            let wait = pods
-                .iter()
-                .filter(|p| !is_pod_available(p, rs.spec.min_ready_seconds, now))
-                .filter_map(|p| ready_condition(p).flatten())
-                .map(|since| min_ready - now.seconds_since(since))
-                .filter(|s| *s > 0)
-                .min();
-            if let Some(secs) = wait {
-                let secs = u64::try_from(secs).unwrap_or(1);
-                return Ok(Action::requeue(Duration::from_secs(secs) + sub_second(now)));
-            }
+        if let Some(secs) = counts.next_available {
+            let secs = u64::try_from(secs).unwrap_or(1);
+            return Ok(Action::requeue(Duration::from_secs(secs) + sub_second(now)));
         }
         Ok(Action::Done)
     }
@@ -955,6 +1045,95 @@ mod tests {
         assert!(calculate_status(&rs, &pods, None, now)
             .conditions
             .is_empty());
+    }
+
+    #[test]
+    fn one_pass_counts_agree_with_the_pod_predicates() {
+        let labelled = |mut p: Pod, labels: &[(&str, &str)]| {
+            for (k, v) in labels {
+                p.metadata.labels.insert(*k, *v);
+            }
+            p
+        };
+        let full = [("app", "web"), ("tier", "front")];
+        let mut no_time = pod("no-time", "n", "Running", None, 0);
+        no_time.status.conditions.push(PodCondition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            ..Default::default()
+        });
+        let pods: Vec<Arc<Pod>> = [
+            labelled(pod("old", "n", "Running", Some(50), 0), &full),
+            labelled(pod("recent", "n", "Running", Some(103), 0), &full),
+            labelled(pod("just", "n", "Running", Some(100), 0), &[("app", "web")]),
+            labelled(pod("unready", "", "Pending", None, 0), &full),
+            labelled(no_time, &full),
+        ]
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+        let now = Time::from_unix_seconds(106);
+        for (min_ready, selector, next_available) in [
+            (0, "app=web", None),
+            (5, "app=web", Some(2)),
+            (10, "app=web,tier=front", Some(7)),
+            (60, "app=web,tier in (front)", Some(4)),
+        ] {
+            let mut rs = ReplicaSet::default();
+            rs.spec.min_ready_seconds = min_ready;
+            for (k, v) in full {
+                rs.spec.template.metadata.labels.insert(k, v);
+            }
+            let selector = Selector::parse(selector).unwrap();
+            // Only the pods the selector matches, as a claim passes them.
+            let claimed: Vec<&Arc<Pod>> = pods
+                .iter()
+                .filter(|p| selector.matches(&p.metadata.labels))
+                .collect();
+            let mut counter = Counter::new(&rs, Some(&selector), now);
+            for p in &claimed {
+                counter.add(p);
+            }
+            let count = |f: &dyn Fn(&Pod) -> bool| claimed.iter().filter(|p| f(p)).count() as i32;
+            let want = PodCounts {
+                replicas: claimed.len() as i32,
+                fully_labeled: count(&|p| {
+                    rs.spec
+                        .template
+                        .metadata
+                        .labels
+                        .is_subset_of(&p.metadata.labels)
+                }),
+                ready: count(&is_pod_ready),
+                available: count(&|p| is_pod_available(p, min_ready, now)),
+                next_available,
+            };
+            assert_eq!(
+                counter.counts, want,
+                "minReadySeconds {min_ready}, {selector}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_orphan_index_holds_active_pods_without_a_controller() {
+        let mut orphan = pod("a", "", "Running", None, 0);
+        orphan.metadata.namespace = "ns".into();
+        assert_eq!(orphan_namespace(&orphan), [Str::from("ns")]);
+        let mut owned = orphan.clone();
+        let mut owner = ReplicaSet::default();
+        owner.metadata.uid = "u".into();
+        owned.metadata.owner_references.push(controller_ref(&owner));
+        assert!(orphan_namespace(&owned).is_empty());
+        // A non-controller ownerReference leaves it an orphan.
+        let mut referenced = orphan.clone();
+        let mut r = controller_ref(&owner);
+        r.controller = None;
+        referenced.metadata.owner_references.push(r);
+        assert_eq!(orphan_namespace(&referenced), [Str::from("ns")]);
+        let mut finished = orphan.clone();
+        finished.status.phase = "Failed".into();
+        assert!(orphan_namespace(&finished).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

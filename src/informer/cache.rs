@@ -29,7 +29,7 @@
 //! writer.apply(WatchEvent::Deleted(gone));
 //! assert!(cache.is_empty());
 //! ```
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
@@ -96,13 +96,19 @@ impl<K: AnyObject> Event<K> {
 
 struct Index<K> {
     func: IndexFn<K>,
-    entries: HashMap<Str, BTreeSet<ObjectKey>>,
+    // The objects themselves, not only their keys: `by_index` then needs
+    // no lookup in `State::objects` per entry (an owner's index value may
+    // hold tens of thousands of pods).
+    entries: HashMap<Str, BTreeMap<ObjectKey, Arc<K>>>,
 }
 
 impl<K> Index<K> {
-    fn insert(&mut self, key: &ObjectKey, obj: &K) {
-        for v in (self.func)(obj) {
-            self.entries.entry(v).or_default().insert(key.clone());
+    fn insert(&mut self, key: &ObjectKey, obj: &Arc<K>) {
+        for v in (self.func)(&**obj) {
+            self.entries
+                .entry(v)
+                .or_default()
+                .insert(key.clone(), obj.clone());
         }
     }
 
@@ -400,11 +406,7 @@ impl<K: AnyObject> Cache<K> {
             index
                 .entries
                 .get(value)
-                .map(|keys| {
-                    keys.iter()
-                        .filter_map(|k| st.objects.get(k).cloned())
-                        .collect()
-                })
+                .map(|objects| objects.values().cloned().collect())
                 .unwrap_or_default(),
         )
     }
@@ -434,13 +436,7 @@ impl<K: AnyObject> Cache<K> {
                 return index
                     .entries
                     .get(wanted.as_str())
-                    .map(|keys| {
-                        keys.iter()
-                            .filter_map(|k| st.objects.get(k))
-                            .filter(|o| matches(o))
-                            .cloned()
-                            .collect()
-                    })
+                    .map(|objects| objects.values().filter(|o| matches(o)).cloned().collect())
                     .unwrap_or_default();
             }
         }

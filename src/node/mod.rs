@@ -418,6 +418,11 @@ impl PodEntry {
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// [`Config::effective_capacity`] and [`Config::effective_allocatable`],
+    /// worked out once: from the host they cost a `/proc/meminfo` read,
+    /// and admission and every container start ask for them.
+    pub(crate) capacity: ResourceList,
+    pub(crate) allocatable: ResourceList,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
     pub(crate) client: Arc<dyn Client>,
     pub(crate) clock: Clock,
@@ -459,9 +464,16 @@ impl NodeAgent {
         client: Arc<dyn Client>,
     ) -> Self {
         let root = config.root();
+        let capacity = config.effective_capacity();
+        let allocatable = config
+            .allocatable
+            .clone()
+            .unwrap_or_else(|| capacity.clone());
         NodeAgent {
             shared: Arc::new(Shared {
                 config,
+                capacity,
+                allocatable,
                 runtime,
                 client,
                 clock: Clock::new(),
@@ -499,5 +511,34 @@ impl NodeAgent {
     /// [`Config::stop_pods_on_shutdown`], once the pods are stopped).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         worker::run_agent(self.shared.clone(), shutdown).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_agent_works_out_capacity_and_allocatable_once_as_config_says() {
+        let server = crate::apiserver::ApiServer::in_memory().await.unwrap();
+        let client: Arc<dyn Client> = Arc::new(crate::client::LocalClient::new(&server));
+        let runtime: Arc<dyn ContainerRuntime> = Arc::new(crate::runtime::FakeRuntime::new());
+        let mut cpu = ResourceList::new();
+        cpu.insert("cpu", Quantity::from("2"));
+        let mut half = ResourceList::new();
+        half.insert("cpu", Quantity::from("1"));
+        for config in [
+            Config::new("host"),
+            Config::new("set").capacity(cpu.clone()),
+            Config::new("split").capacity(cpu).allocatable(half),
+        ] {
+            let name = config.node_name.clone();
+            let (capacity, allocatable) =
+                (config.effective_capacity(), config.effective_allocatable());
+            let agent = NodeAgent::new(config, runtime.clone(), client.clone());
+            assert_eq!(agent.shared.capacity, capacity, "{name}");
+            assert_eq!(agent.shared.allocatable, allocatable, "{name}");
+            assert!(agent.shared.capacity.contains_key("pods"), "{name}");
+        }
     }
 }

@@ -33,8 +33,8 @@ fn desired_node(shared: &Shared, runtime_version: &str) -> Node {
         node.spec.pod_cidrs = vec![c.pod_cidr.clone()];
     }
     node.status = NodeStatus {
-        capacity: c.effective_capacity(),
-        allocatable: c.effective_allocatable(),
+        capacity: shared.capacity.clone(),
+        allocatable: shared.allocatable.clone(),
         addresses: vec![
             NodeAddress {
                 type_: Str::from_static("InternalIP"),

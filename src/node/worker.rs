@@ -289,7 +289,7 @@ impl Dispatcher {
             }
             return;
         }
-        let allocatable = self.shared.config.effective_allocatable();
+        let allocatable = self.shared.allocatable.clone();
         let admitted = self
             .workers
             .values()
@@ -865,7 +865,7 @@ impl Worker {
     }
 
     fn context(&self) -> (ResourceListOwned, &Pod) {
-        (self.shared.config.effective_allocatable(), &self.pod)
+        (self.shared.allocatable.clone(), &self.pod)
     }
 
     async fn sync_volumes(&mut self, now: Instant) -> bool {
@@ -1018,7 +1018,7 @@ impl Worker {
             }
         }
         self.slot(init, i).pull_failures = 0;
-        let allocatable = self.shared.config.effective_allocatable();
+        let allocatable = self.shared.allocatable.clone();
         let host_ip = self.shared.config.address.clone();
         let ctx = PodContext {
             pod: &self.pod,

@@ -396,6 +396,106 @@ async fn replicaset_adopts_orphans_and_releases_pods_that_stop_matching() {
     c.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicaset_adopts_only_active_orphans_of_its_namespace_that_match() {
+    let c = Cluster::start().await;
+    let rs = c.sets().create(&replicaset_json("web", 2)).await.unwrap();
+    rs_settles(&c, "web", 2).await;
+    let pod = |name: &str, app: &str, owner: Option<serde_json::Value>| -> Pod {
+        let mut meta = json!({"name": name, "labels": {"app": app}});
+        if let Some(o) = owner {
+            meta["ownerReferences"] = json!([o]);
+        }
+        serde_json::from_value(json!({
+            "metadata": meta,
+            "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}
+        }))
+        .unwrap()
+    };
+    // Not the ReplicaSet's: other labels, another controller, another
+    // namespace, a finished pod.
+    let foreign_ref = json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "someone",
+        "uid": "00000000-0000-0000-0000-00000000f00d", "controller": true
+    });
+    c.pods().create(&pod("stray", "db", None)).await.unwrap();
+    c.pods()
+        .create(&pod("foreign", "web", Some(foreign_ref)))
+        .await
+        .unwrap();
+    Api::<keelson::api::core::Namespace>::all(&c.client)
+        .create(&keelson::api::core::Namespace {
+            metadata: ObjectMeta::named("other"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let other: Api<Pod> = Api::namespaced(&c.client, "other");
+    other.create(&pod("elsewhere", "web", None)).await.unwrap();
+    let done = c
+        .pods()
+        .create(&pod("done", "web-done", None))
+        .await
+        .unwrap();
+    let mut finished = done.clone();
+    finished.status.phase = "Succeeded".into();
+    c.pods().update_status(&finished).await.unwrap();
+    c.pods()
+        .patch(
+            "done",
+            PatchType::Merge,
+            &json!({"metadata": {"labels": {"app": "web"}}}),
+        )
+        .await
+        .unwrap();
+
+    // A matching orphan that appears later is adopted: then the
+    // ReplicaSet has one pod too many and deletes one of its own.
+    let adopted_or_gone = |name: &'static str| {
+        let c = &c;
+        let uid = rs.metadata.uid.clone();
+        async move {
+            wait_for(&format!("{name} adopted"), || async {
+                match c.pods().get_opt(name).await.unwrap() {
+                    None => Some(()),
+                    Some(p) => p
+                        .metadata
+                        .controller()
+                        .is_some_and(|r| r.uid == uid)
+                        .then_some(()),
+                }
+            })
+            .await
+        }
+    };
+    c.pods().create(&pod("late", "web", None)).await.unwrap();
+    adopted_or_gone("late").await;
+    rs_settles(&c, "web", 2).await;
+
+    // A pod that another controller releases becomes an orphan: adopted.
+    c.pods()
+        .patch(
+            "foreign",
+            PatchType::Merge,
+            &json!({"metadata": {"ownerReferences": null}}),
+        )
+        .await
+        .unwrap();
+    adopted_or_gone("foreign").await;
+    rs_settles(&c, "web", 2).await;
+
+    let stray = c.pods().get("stray").await.unwrap();
+    assert!(stray.metadata.owner_references.is_empty(), "{stray:?}");
+    let elsewhere = other.get("elsewhere").await.unwrap();
+    assert!(
+        elsewhere.metadata.owner_references.is_empty(),
+        "{elsewhere:?}"
+    );
+    let done = c.pods().get("done").await.unwrap();
+    assert!(done.metadata.owner_references.is_empty(), "{done:?}");
+    c.shutdown().await;
+}
+
 /// A client whose pod watch events arrive `lag` late (in order); other
 /// kinds' events are on time, so ReplicaSets are reconciled while the pod
 /// cache lags.
