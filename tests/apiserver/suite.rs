@@ -763,15 +763,14 @@ async fn a_node_watch_sees_only_the_pods_bound_to_its_node() {
     let mut p1 = default.get("p1").await.unwrap();
     p1.metadata.labels.insert("seen", "yes");
     default.update(&p1).await.unwrap();
-    default
-        .delete("p3", &DeleteOptions::default())
-        .await
-        .unwrap();
+    // Bound pods wait for their node to stop them unless forced: force.
+    let now = DeleteOptions {
+        grace_period_seconds: Some(0),
+        ..Default::default()
+    };
+    default.delete("p3", &now).await.unwrap();
     // A last event on node-b marks the end for that watch.
-    default
-        .delete("p2", &DeleteOptions::default())
-        .await
-        .unwrap();
+    default.delete("p2", &now).await.unwrap();
 
     async fn collect(
         w: &mut (impl futures::Stream<Item = keelson::client::Result<WatchEvent<Arc<Pod>>>> + Unpin),
