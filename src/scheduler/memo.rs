@@ -19,7 +19,7 @@
 //! check.
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::cache::ClusterObjects;
 use super::info::NodeInfo;
@@ -40,7 +40,10 @@ const CAPACITY: usize = 32;
 
 #[derive(Default)]
 struct Aggregate {
-    slots: Vec<Option<(Arc<NodeInfo>, Part)>>,
+    /// Per snapshot slot: the node version the part was computed from
+    /// (weak: an old version's pods are not kept alive; its allocation is,
+    /// so the address cannot be reused while compared) and the part.
+    slots: Vec<Option<(Weak<NodeInfo>, Part)>>,
     totals: Totals,
     cluster: usize,
     used: u64,
@@ -131,7 +134,7 @@ impl Memo {
         }
         for (i, node) in nodes.iter().enumerate() {
             if let Some((seen, _)) = &agg.slots[i] {
-                if Arc::ptr_eq(seen, node) {
+                if std::ptr::eq(seen.as_ptr(), Arc::as_ptr(node)) {
                     continue;
                 }
             }
@@ -140,7 +143,7 @@ impl Memo {
                 agg.add(&old, -1);
             }
             agg.add(&new, 1);
-            agg.slots[i] = Some((node.clone(), new));
+            agg.slots[i] = Some((Arc::downgrade(node), new));
         }
         while agg.slots.len() > nodes.len() {
             if let Some(Some((_, old))) = agg.slots.pop() {
@@ -148,5 +151,82 @@ impl Memo {
             }
         }
         read(&agg.totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::core::Node;
+    use crate::api::ObjectMeta;
+
+    fn node(name: &str, zone: &str) -> Arc<NodeInfo> {
+        let mut n = Node {
+            metadata: ObjectMeta::named(name),
+            ..Default::default()
+        };
+        n.metadata.labels.insert("zone", zone);
+        Arc::new(NodeInfo::new(Arc::new(n)))
+    }
+
+    /// One per node, in its zone.
+    fn zones(
+        memo: &Memo,
+        nodes: &[Arc<NodeInfo>],
+        cluster: &Arc<ClusterObjects>,
+    ) -> Vec<(String, i64, u32)> {
+        let mut calls = 0;
+        let mut out = memo.totals(
+            "zones".to_string(),
+            nodes,
+            cluster,
+            |n| {
+                calls += 1;
+                let zone = n.labels().get("zone").cloned().unwrap_or_default();
+                vec![(Str::from("zone"), zone, 1)]
+            },
+            |t| {
+                t.get("zone")
+                    .map(|m| {
+                        m.iter()
+                            .map(|(d, (s, c))| (d.to_string(), *s, *c))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            },
+        );
+        out.sort();
+        out.insert(0, ("calls".into(), calls, 0));
+        out
+    }
+
+    #[test]
+    fn totals_follow_changed_nodes_only_and_match_a_recount() {
+        let memo = Memo::default();
+        let cluster = Arc::new(ClusterObjects::default());
+        let mut nodes = vec![node("a", "z1"), node("b", "z1"), node("c", "z2")];
+        let first = zones(&memo, &nodes, &cluster);
+        assert_eq!(
+            first,
+            [
+                ("calls".into(), 3, 0),
+                ("z1".into(), 2, 2),
+                ("z2".into(), 1, 1)
+            ]
+        );
+        // Unchanged: nothing recomputed.
+        assert_eq!(zones(&memo, &nodes, &cluster)[0], ("calls".into(), 0, 0));
+        // One node moves zone, one is removed: only the moved one is asked
+        // again, and the totals are a full recount's.
+        nodes[0] = node("a", "z2");
+        nodes.pop();
+        let after = zones(&memo, &nodes, &cluster);
+        let fresh = zones(&Memo::default(), &nodes, &cluster);
+        assert_eq!(after[0], ("calls".into(), 1, 0));
+        assert_eq!(after[1..], fresh[1..]);
+        assert_eq!(after[1..], [("z1".into(), 1, 1), ("z2".into(), 1, 1)]);
+        // Other cluster objects: everything is recomputed.
+        let other = Arc::new(ClusterObjects::default());
+        assert_eq!(zones(&memo, &nodes, &other)[0], ("calls".into(), 2, 0));
     }
 }
