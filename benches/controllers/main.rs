@@ -23,8 +23,7 @@
 //!   1,000-replica Deployment (25% surge and unavailability) until the
 //!   rollout is complete (`updatedReplicas = availableReplicas = 1000`, the
 //!   old ReplicaSet at 0), with a marker task readying every pod at once.
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,44 +39,11 @@ use keelson::client::{
 };
 use keelson::informer::{reflector, ObjectKey, Reflector, WorkQueue};
 
-/// Counts live heap bytes.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        p
-    }
-}
+#[path = "../common/alloc.rs"]
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 const QUEUE_KEYS: usize = 10_000;
 const QUEUE_ROUNDS: usize = 50;
@@ -86,6 +52,7 @@ const RELIST_TRIALS: usize = 5;
 const MEMORY_PODS: usize = 20_000;
 
 fn main() {
+    alloc::start();
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -239,14 +206,14 @@ async fn relist() {
 /// Live bytes once `n` pods are cached, per pod.
 async fn bytes_per_pod(client: Arc<dyn Client>, n: usize) -> f64 {
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = alloc::live();
     let reflector = Reflector::new(Api::<Pod>::all(client), reflector::Config::default());
     let cache = reflector.reader();
     let task = tokio::spawn(reflector.run());
     cache.wait_until_ready().await.expect("ready");
     assert_eq!(cache.len(), n);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let after = LIVE.load(Ordering::SeqCst);
+    let after = alloc::live();
     task.abort();
     drop(cache);
     (after - before) as f64 / n as f64
@@ -300,7 +267,7 @@ async fn over_http(server: &ApiServer) {
     let client = kube::Client::try_from(config).expect("kube client");
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(client);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = LIVE.load(Ordering::SeqCst);
+    let before = alloc::live();
     let (reader, writer) = kube_reflector::store();
     let stream = kube_reflector(writer, watcher(pods, watcher::Config::default()))
         .default_backoff()
@@ -315,7 +282,7 @@ async fn over_http(server: &ApiServer) {
         .expect("kube-rs reflector ready");
     assert_eq!(reader.state().len(), MEMORY_PODS);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let after = LIVE.load(Ordering::SeqCst);
+    let after = alloc::live();
     task.abort();
     drop(reader);
     report(

@@ -26,9 +26,14 @@
 //!   to its first successful `/readyz` (polled every 1 ms), median of 5 runs
 //!   (target ≤ 50 ms). Build the example first: `cargo build --release
 //!   --features http --example apiserver`; the group is skipped without it.
-//! - `etcd`: `http_create_pods_etcd`, `http_get_p99_etcd` and the rest of the
-//!   `create` and `get` figures with the API server on `EtcdStore` (features
-//!   `etcd` and `test-util`, and the `etcd` binary on `PATH`).
+//! - `etcd`: every figure above again with the API server on `EtcdStore`
+//!   (`http_create_pods_etcd`, `http_get_p99_etcd`,
+//!   `http_watch_fanout_1000_p99_etcd`, `http_ready_etcd`, …): features
+//!   `etcd` and `test-util`, and the `etcd` binary on `PATH`; the readiness
+//!   figure needs the example built with `--features http,etcd`.
+//!
+//! `KEELSON_BENCH_WATCH_WINDOW_US` overrides the server's watch coalescing
+//! window (microseconds; `0` turns it off) for experiments.
 use std::io::{Read, Write};
 
 use std::net::SocketAddr;
@@ -93,10 +98,14 @@ fn main() {
         });
     }
     if wanted("fanout") {
-        rt.block_on(fanout());
+        rt.block_on(async {
+            let (_api, serving) = serve(None).await;
+            fanout(&serving, "").await;
+            serving.shutdown().await;
+        });
     }
     if wanted("ready") {
-        ready();
+        ready(&[], "");
     }
     if wanted("etcd") {
         rt.block_on(etcd());
@@ -160,7 +169,15 @@ async fn serve(store: Option<Arc<dyn Store>>) -> (ApiServer, Serving) {
         None => ApiServer::in_memory().await,
     }
     .expect("api server");
-    let serving = HttpServer::new(&api)
+    let mut server = HttpServer::new(&api);
+    if let Some(us) = std::env::var("KEELSON_BENCH_WATCH_WINDOW_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        println!("(watch coalescing window set to {us} µs)");
+        server = server.watch_coalescing(Duration::from_micros(us), 100);
+    }
+    let serving = server
         .bind("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("bind");
@@ -393,21 +410,20 @@ async fn raw_watch(
 
 /// `http_watch_fanout_1000_*`: [`WATCHERS`] watch connections while
 /// [`FANOUT_CREATORS`] connections create pods at [`FANOUT_RATE`] in total.
-async fn fanout() {
+async fn fanout(serving: &Serving, suffix: &str) {
     // Each watch is two descriptors in this process (client and server
     // side), plus the creators, the listener and the runtime's own.
     let needed = (2 * WATCHERS + 256) as u64;
     match open_files_limit() {
         Some(n) if n < needed => {
             println!(
-                "skipping http_watch_fanout_1000: the open-files limit is {n}, it needs {needed}; \
+                "skipping http_watch_fanout_1000{suffix}: the open-files limit is {n}, it needs {needed}; \
                  raise it (`ulimit -n {needed}`) and rerun"
             );
             return;
         }
         _ => {}
     }
-    let (_api, serving) = serve(None).await;
     let addr = serving.local_addr();
     let base = Instant::now();
     let pods = (FANOUT_RATE * FANOUT_FOR.as_secs_f64()) as usize;
@@ -483,7 +499,11 @@ async fn fanout() {
         }
     }
     sort(&mut all);
-    report("http_watch_fanout_1000_create_rate", rate, "pods/s");
+    report(
+        &format!("http_watch_fanout_1000_create_rate{suffix}"),
+        rate,
+        "pods/s",
+    );
     if failed > 0 {
         println!("  ({failed} creates failed)");
     }
@@ -494,14 +514,17 @@ async fn fanout() {
         );
     }
     let p99 = quantile(&all, 0.99);
-    report("http_watch_fanout_1000_p50", quantile(&all, 0.5), "ms");
-    report("http_watch_fanout_1000_p99", p99, "ms");
+    report(
+        &format!("http_watch_fanout_1000_p50{suffix}"),
+        quantile(&all, 0.5),
+        "ms",
+    );
+    report(&format!("http_watch_fanout_1000_p99{suffix}"), p99, "ms");
     target(
-        "http_watch_fanout_1000_p99",
+        &format!("http_watch_fanout_1000_p99{suffix}"),
         p99 <= FANOUT_TARGET_MS && short == 0,
         "≤ 10 ms",
     );
-    serving.shutdown().await;
 }
 
 /// `target/release/examples/apiserver`, next to this bench's `deps` dir.
@@ -527,11 +550,12 @@ fn readyz(addr: SocketAddr) -> bool {
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
-/// `http_ready`: spawning the example server to its first good `/readyz`.
-fn ready() {
+/// `http_ready`: spawning the example server (with `args`) to its first
+/// good `/readyz`.
+fn ready(args: &[String], suffix: &str) {
     let Some(bin) = example_binary() else {
         println!(
-            "skipping http_ready: no target/release/examples/apiserver; build it with \
+            "skipping http_ready{suffix}: no target/release/examples/apiserver; build it with \
              `cargo build --release --features http --example apiserver`"
         );
         return;
@@ -550,6 +574,7 @@ fn ready() {
             .arg(addr.to_string())
             .arg("--kubeconfig")
             .arg(dir.path().join(format!("kubeconfig-{run}")))
+            .args(args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("spawning the example apiserver");
@@ -565,14 +590,14 @@ fn ready() {
         let _ = child.kill();
         let _ = child.wait();
         if !ok {
-            println!("http_ready: run {run} not ready within 10 s");
+            println!("http_ready{suffix}: run {run} not ready within 10 s");
             return;
         }
         samples.push(elapsed);
     }
     sort(&mut samples);
     let median = quantile(&samples, 0.5);
-    report("http_ready", median, "ms");
+    report(&format!("http_ready{suffix}"), median, "ms");
     println!(
         "  (runs: {})",
         samples
@@ -581,11 +606,15 @@ fn ready() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    target("http_ready", median <= READY_TARGET_MS, "≤ 50 ms");
+    target(
+        &format!("http_ready{suffix}"),
+        median <= READY_TARGET_MS,
+        "≤ 50 ms",
+    );
 }
 
-/// The `create` and `get` groups with the API server on `EtcdStore`, on an
-/// etcd member started for the run.
+/// The `create`, `get`, `fanout` and `ready` groups with the API server on
+/// `EtcdStore`, on an etcd member started for the run.
 #[cfg(all(feature = "etcd", feature = "test-util"))]
 async fn etcd() {
     use keelson::store::etcd_process::EtcdProcess;
@@ -598,18 +627,24 @@ async fn etcd() {
             return;
         }
     };
-    for (prefix, group) in [("/bench-create", "create"), ("/bench-get", "get")] {
+    for (prefix, group) in [
+        ("/bench-create", "create"),
+        ("/bench-get", "get"),
+        ("/bench-fanout", "fanout"),
+    ] {
         let store = EtcdStore::connect(etcd.config().prefix(prefix))
             .await
             .expect("connecting to etcd");
         let (_api, serving) = serve(Some(Arc::new(store))).await;
-        if group == "create" {
-            create_pods(serving.local_addr(), "_etcd").await;
-        } else {
-            get_pod(serving.local_addr(), "_etcd").await;
+        match group {
+            "create" => create_pods(serving.local_addr(), "_etcd").await,
+            "get" => get_pod(serving.local_addr(), "_etcd").await,
+            _ => fanout(&serving, "_etcd").await,
         }
         serving.shutdown().await;
     }
+    // The example on the same member (its own key prefix, /registry).
+    tokio::task::block_in_place(|| ready(&["--etcd".to_string(), etcd.endpoint()], "_etcd"));
 }
 
 #[cfg(not(all(feature = "etcd", feature = "test-util")))]

@@ -20,9 +20,8 @@
 //!
 //! Run one by naming it: `cargo bench --bench node -- memory`
 //! (`startup` runs both startup figures, `scheduled` the second only).
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,44 +33,11 @@ use keelson::client::{Api, Client, LocalClient};
 use keelson::node::{Config, NodeAgent};
 use keelson::runtime::FakeRuntime;
 
-/// Counts live heap bytes.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        p
-    }
-}
+#[path = "../common/alloc.rs"]
+mod alloc;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
 const AGENTS: usize = 1000;
 const PODS_PER_AGENT: usize = 30;
@@ -129,11 +95,11 @@ impl Fleet {
 async fn memory() {
     let server = ApiServer::in_memory().await.expect("server");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = alloc::live();
     let fleet = start_fleet(&server).await;
     // Let the first heartbeats settle.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = alloc::live();
     let per = (after - before) as f64 / AGENTS as f64;
     println!("bench agents_1000_memory: {per:.0} bytes/agent");
     fleet.stop().await;
@@ -335,6 +301,7 @@ async fn startup_scheduled() {
 }
 
 fn main() {
+    alloc::start();
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

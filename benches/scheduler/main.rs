@@ -256,6 +256,7 @@ async fn run(w: &Workload) {
         .collect();
     let start = Instant::now();
     create_all(&client, pods).await;
+    let created = start.elapsed();
     let want = before.bound + count as u64;
     let Some(end) = wait_bound(&handle, want, Duration::from_secs(600)).await else {
         let s = handle.stats();
@@ -273,9 +274,10 @@ async fn run(w: &Workload) {
     let after = handle.stats();
     println!("bench {}: {rate:.0} pods/s", w.name);
     eprintln!(
-        "  {} pods in {:.3} s; attempts {}, unschedulable {}, preemptions {}, target {}",
+        "  {} pods in {:.3} s (all created after {:.3} s); attempts {}, unschedulable {}, preemptions {}, target {}",
         count,
         secs,
+        created.as_secs_f64(),
         after.attempts - before.attempts,
         after.unschedulable - before.unschedulable,
         after.preemptions - before.preemptions,

@@ -31,7 +31,11 @@ pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
 pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
 
 /// Resource amounts: CPU in millicores, the rest in units.
+///
+/// The four amounts come first (`repr(C)`): they are what the resource
+/// filters read, and [`NodeInfo`] keeps them on its hot cache lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct Resources {
     /// CPU, millicores.
     pub milli_cpu: i64,
@@ -398,25 +402,34 @@ impl PodInfo {
 }
 
 /// A node with what is placed on it: the scheduler's unit of decision.
+///
+/// The fields every cycle reads for each of the hundreds of nodes it
+/// examines (the flags, the resource sums, the remembered verdicts) come
+/// first and fill three cache lines from a line boundary, so that
+/// [`NodeInfo::warm`] can fetch a node with three independent loads.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub struct NodeInfo {
-    node: Arc<Node>,
+    // Hot: read by the default filters and scores of every cycle.
     /// Copied from the node, so that the filters every cycle runs over
     /// hundreds of nodes read this struct only (each node object touched
     /// is a cache miss).
-    name: Str,
     unschedulable: bool,
     hard_taints: bool,
-    verdicts: Verdicts,
-    /// What the node offers (`status.allocatable`).
-    pub allocatable: Resources,
-    /// The sum of its pods' requests.
-    pub requested: Resources,
+    prefer_taints: bool,
     /// The sum of its pods' requests, with the scoring defaults for
     /// containers without requests: CPU.
     pub non_zero_milli_cpu: i64,
     /// ... and memory.
     pub non_zero_memory: i64,
+    /// What the node offers (`status.allocatable`).
+    pub allocatable: Resources,
+    /// The sum of its pods' requests.
+    pub requested: Resources,
+    verdicts: Verdicts,
+    // Cold.
+    node: Arc<Node>,
+    name: Str,
     /// Its pods (bound and assumed).
     pub pods: Vec<Arc<PodInfo>>,
     /// How many of its pods have pod (anti-)affinity terms.
@@ -492,6 +505,7 @@ impl NodeInfo {
             name: Str::default(),
             unschedulable: false,
             hard_taints: false,
+            prefer_taints: false,
             verdicts: Verdicts::default(),
             node: node.clone(),
         };
@@ -533,6 +547,33 @@ impl NodeInfo {
         self.hard_taints
     }
 
+    /// True when the node has a `PreferNoSchedule` taint.
+    pub fn has_prefer_taints(&self) -> bool {
+        self.prefer_taints
+    }
+
+    /// Reads one word of each of the node's hot cache lines, with loads
+    /// that do not depend on each other: called for a run of nodes before
+    /// the filters look at them, the CPU fetches the run's lines in
+    /// parallel instead of missing the cache once per node and plugin.
+    /// Returns a value to pass to [`std::hint::black_box`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use keelson::api::core::Node;
+    /// use keelson::scheduler::NodeInfo;
+    ///
+    /// let nodes: Vec<NodeInfo> = (0..4).map(|_| NodeInfo::new(Arc::new(Node::default()))).collect();
+    /// let sum = nodes.iter().fold(0u64, |acc, n| acc.wrapping_add(n.warm()));
+    /// std::hint::black_box(sum);
+    /// ```
+    #[inline]
+    pub fn warm(&self) -> u64 {
+        u64::from(self.unschedulable)
+            .wrapping_add(self.requested.milli_cpu as u64)
+            .wrapping_add(self.verdicts.0[1].load(Ordering::Relaxed))
+    }
+
     /// The node's labels.
     pub fn labels(&self) -> &StringMap {
         &self.node.metadata.labels
@@ -557,6 +598,11 @@ impl NodeInfo {
             .taints
             .iter()
             .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
+        self.prefer_taints = node
+            .spec
+            .taints
+            .iter()
+            .any(|t| t.effect == "PreferNoSchedule");
         self.node = node;
         self.generation += 1;
     }
@@ -608,5 +654,24 @@ impl PodInfo {
     /// The pod's key, `namespace/name`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.pod.metadata.namespace, self.pod.metadata.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hot_fields_fill_three_cache_lines_from_a_line_boundary() {
+        assert_eq!(std::mem::align_of::<NodeInfo>(), 64);
+        let end = std::mem::offset_of!(NodeInfo, verdicts) + std::mem::size_of::<Verdicts>();
+        assert!(end <= 3 * 64, "hot fields end at byte {end}");
+        // What `warm` reads lies on each of the three lines.
+        assert!(std::mem::offset_of!(NodeInfo, unschedulable) < 64);
+        let cpu = std::mem::offset_of!(NodeInfo, requested)
+            + std::mem::offset_of!(Resources, milli_cpu);
+        assert!((64..128).contains(&cpu), "requested.milli_cpu at {cpu}");
+        let verdict = std::mem::offset_of!(NodeInfo, verdicts) + 8;
+        assert!((128..192).contains(&verdict), "verdicts[1] at {verdict}");
     }
 }

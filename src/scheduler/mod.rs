@@ -691,6 +691,7 @@ impl Scheduler {
         let mut stop = shared.stop.subscribe();
         let mut snapshot = Snapshot::default();
         let mut binds = JoinSet::new();
+        let mut last_yield = std::time::Instant::now();
         loop {
             let qp = tokio::select! {
                 qp = shared.queue.pop() => qp,
@@ -699,8 +700,15 @@ impl Scheduler {
             let Some(qp) = qp else { break };
             schedule_one(&shared, &mut snapshot, qp, &mut binds).await;
             while binds.try_join_next().is_some() {}
-            // Let informers and binding cycles run on a busy runtime.
-            tokio::task::yield_now().await;
+            // Let informers and binding cycles run on a busy runtime, but
+            // not after every cycle: the binding task a cycle spawns would
+            // then run next on this same thread (tokio runs a task's latest
+            // spawn first), serialising binds with scheduling. Queued here
+            // for a while, they are taken by the runtime's other threads.
+            if last_yield.elapsed() >= YIELD_EVERY {
+                tokio::task::yield_now().await;
+                last_yield = std::time::Instant::now();
+            }
         }
         // Finish the binds in flight.
         while binds.join_next().await.is_some() {}
@@ -708,6 +716,10 @@ impl Scheduler {
         Ok(())
     }
 }
+
+/// How long the scheduling loop runs cycles back to back before it lets
+/// the other tasks of its thread run.
+const YIELD_EVERY: Duration = Duration::from_millis(1);
 
 struct FactoryGuard(Option<InformerFactory>);
 

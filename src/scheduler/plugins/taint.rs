@@ -78,13 +78,7 @@ impl PreScore for TaintToleration {
         _snapshot: &Snapshot,
         nodes: &[&NodeInfo],
     ) -> Status {
-        let any_prefer = nodes.iter().any(|n| {
-            n.node()
-                .spec
-                .taints
-                .iter()
-                .any(|t| t.effect == "PreferNoSchedule")
-        });
+        let any_prefer = nodes.iter().any(|n| n.has_prefer_taints());
         if !any_prefer {
             return Status::skip();
         }
