@@ -668,8 +668,8 @@ mod tests {
         assert!(end <= 3 * 64, "hot fields end at byte {end}");
         // What `warm` reads lies on each of the three lines.
         assert!(std::mem::offset_of!(NodeInfo, unschedulable) < 64);
-        let cpu = std::mem::offset_of!(NodeInfo, requested)
-            + std::mem::offset_of!(Resources, milli_cpu);
+        let cpu =
+            std::mem::offset_of!(NodeInfo, requested) + std::mem::offset_of!(Resources, milli_cpu);
         assert!((64..128).contains(&cpu), "requested.milli_cpu at {cpu}");
         let verdict = std::mem::offset_of!(NodeInfo, verdicts) + 8;
         assert!((128..192).contains(&verdict), "verdicts[1] at {verdict}");
