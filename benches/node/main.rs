@@ -21,7 +21,6 @@
 //! Run one by naming it: `cargo bench --bench node -- memory`
 //! (`startup` runs both startup figures, `scheduled` the second only).
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
