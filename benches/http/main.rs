@@ -584,6 +584,15 @@ fn ready(args: &[String], suffix: &str) {
                 ok = true;
                 break;
             }
+            // An example built without the features `args` need (such as
+            // `--etcd` without `etcd`) exits at once: say so, not "slow".
+            if let Ok(Some(status)) = child.try_wait() {
+                println!(
+                    "http_ready{suffix}: the example exited ({status}); build it with \
+                     `cargo build --release --features http,etcd --example apiserver`"
+                );
+                return;
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
