@@ -32,6 +32,15 @@
 //!   `etcd` and `test-util`, and the `etcd` binary on `PATH`; the readiness
 //!   figure needs the example built with `--features http,etcd`.
 //!
+//! - `floor`: `http_watch_fanout_floor_{2,5,8}ms_cores` and `_p99`: what
+//!   the fan-out's traffic costs with no HTTP, no API server and no
+//!   keelson at all — 1,000 loopback TCP connections on this runtime, each
+//!   written one chunk every window (staggered phases) of the size the
+//!   fan-out sends per window at 1,000 events/s, and read by a task per
+//!   connection. The figures are the CPU cores the kernel and tokio alone
+//!   use for that, and the p99 from a chunk's tick to its read: the floor
+//!   under `http_watch_fanout_1000_*` on this machine.
+//!
 //! `KEELSON_BENCH_WATCH_WINDOW_US` overrides the server's watch coalescing
 //! window (microseconds; `0` turns it off) for experiments.
 use std::io::{Read, Write};
@@ -103,6 +112,11 @@ fn main() {
             fanout(&serving, "").await;
             serving.shutdown().await;
         });
+    }
+    if wanted("floor") {
+        for window_ms in [2, 5, 8] {
+            rt.block_on(fanout_floor(Duration::from_millis(window_ms)));
+        }
     }
     if wanted("ready") {
         ready(&[], "");
@@ -408,6 +422,150 @@ async fn raw_watch(
     lat
 }
 
+/// CPU time of this process so far (user and system, every thread).
+fn cpu_time() -> Duration {
+    let (user, system) = cpu_times();
+    user + system
+}
+
+/// User and system CPU time of this process so far.
+fn cpu_times() -> (Duration, Duration) {
+    // SAFETY: getrusage only writes the struct it is given, and an
+    // all-zero `rusage` is a valid value of it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (tv(u.ru_utime), tv(u.ru_stime))
+}
+
+/// Bytes of one pod event line as the fan-out's watchers receive it.
+const EVENT_LINE_BYTES: usize = 1_200;
+
+/// `http_watch_fanout_floor_*`: the fan-out's traffic with nothing but
+/// loopback TCP and tokio (see the module docs).
+async fn fanout_floor(window: Duration) {
+    let needed = (2 * WATCHERS + 256) as u64;
+    if open_files_limit().is_some_and(|n| n < needed) {
+        println!("skipping http_watch_fanout_floor: raise the open-files limit to {needed}");
+        return;
+    }
+    let ms = window.as_millis();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let base = Instant::now();
+    let events_per_tick = (FANOUT_RATE * window.as_secs_f64()).max(1.0) as usize;
+    let chunk = events_per_tick * EVENT_LINE_BYTES;
+    let ticks = (FANOUT_FOR.as_secs_f64() / window.as_secs_f64()) as usize;
+    let mut readers = Vec::with_capacity(WATCHERS);
+    let mut writers = Vec::with_capacity(WATCHERS);
+    for i in 0..WATCHERS {
+        let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        readers.push(tokio::spawn(floor_reader(client, base, chunk, ticks)));
+        // Phases spread evenly over the window, as the server's are.
+        let phase =
+            window.mul_f64(((i as u64 * 2_654_435_769) % (1 << 32)) as f64 / 4_294_967_296.0);
+        writers.push(tokio::spawn(floor_writer(
+            server, base, window, phase, chunk, ticks,
+        )));
+    }
+    let (user, system) = cpu_times();
+    let start = Instant::now();
+    for w in writers {
+        let _ = w.await;
+    }
+    let wall = start.elapsed();
+    let mut all: Vec<f64> = Vec::with_capacity(WATCHERS * ticks);
+    for r in readers {
+        if let Ok(Ok(lat)) = tokio::time::timeout(Duration::from_secs(30), r).await {
+            all.extend(lat.into_iter().map(f64::from));
+        }
+    }
+    let (user_now, system_now) = cpu_times();
+    let user = user_now.saturating_sub(user);
+    let system = system_now.saturating_sub(system);
+    let used = user + system;
+    sort(&mut all);
+    report(
+        &format!("http_watch_fanout_floor_{ms}ms_cores"),
+        used.as_secs_f64() / wall.as_secs_f64(),
+        "cores",
+    );
+    report(
+        &format!("http_watch_fanout_floor_{ms}ms_p99"),
+        quantile(&all, 0.99),
+        "ms",
+    );
+    let writes = (WATCHERS * ticks) as f64;
+    eprintln!(
+        "  ({WATCHERS} connections, a {chunk}-byte chunk each every {ms} ms: {:.0} writes/s; \
+         {:.1} µs user + {:.1} µs system per chunk written and read)",
+        writes / wall.as_secs_f64(),
+        user.as_secs_f64() * 1e6 / writes,
+        system.as_secs_f64() * 1e6 / writes,
+    );
+}
+
+/// Writes `ticks` chunks, one per tick of its phase; each chunk starts
+/// with its tick time (ns since `base`, 8 bytes).
+async fn floor_writer(
+    mut stream: tokio::net::TcpStream,
+    base: Instant,
+    window: Duration,
+    phase: Duration,
+    chunk: usize,
+    ticks: usize,
+) {
+    let mut buf = vec![b' '; chunk];
+    let first = tokio::time::Instant::now() + phase;
+    for k in 0..ticks {
+        let at = first + window * (k as u32 + 1);
+        tokio::time::sleep_until(at).await;
+        let tick = base.elapsed().as_nanos() as u64;
+        buf[..8].copy_from_slice(&tick.to_le_bytes());
+        if stream.write_all(&buf).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads `ticks` chunks; the latency of each is from its tick to the read
+/// that completed it.
+async fn floor_reader(
+    mut stream: tokio::net::TcpStream,
+    base: Instant,
+    chunk: usize,
+    ticks: usize,
+) -> Vec<f32> {
+    let mut lat = Vec::with_capacity(ticks);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut have = 0usize;
+    while lat.len() < ticks {
+        let n = match stream.read(&mut buf[have..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        have += n;
+        let now = base.elapsed().as_nanos() as u64;
+        let mut at = 0;
+        while have - at >= chunk {
+            let mut t = [0u8; 8];
+            t.copy_from_slice(&buf[at..at + 8]);
+            lat.push(now.saturating_sub(u64::from_le_bytes(t)) as f32 / 1e6);
+            at += chunk;
+        }
+        buf.copy_within(at..have, 0);
+        have -= at;
+    }
+    lat
+}
+
 /// `http_watch_fanout_1000_*`: [`WATCHERS`] watch connections while
 /// [`FANOUT_CREATORS`] connections create pods at [`FANOUT_RATE`] in total.
 async fn fanout(serving: &Serving, suffix: &str) {
@@ -464,6 +622,7 @@ async fn fanout(serving: &Serving, suffix: &str) {
     }
 
     let mut creators = Vec::with_capacity(FANOUT_CREATORS);
+    let cpu = cpu_time();
     let start = tokio::time::Instant::now();
     for c in 0..FANOUT_CREATORS {
         let mut conn = connect(addr).await;
@@ -486,23 +645,49 @@ async fn fanout(serving: &Serving, suffix: &str) {
         failed += c.await.expect("creator");
     }
     let rate = pods as f64 / start.elapsed().as_secs_f64();
+    let cores = cpu_time().saturating_sub(cpu).as_secs_f64() / start.elapsed().as_secs_f64();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut all: Vec<f64> = Vec::with_capacity(WATCHERS * pods);
+    // Deliveries by when their pod was created (half-second slices), to
+    // show whether a tail is steady or comes in bursts.
+    let slice = (FANOUT_RATE / 2.0) as usize;
+    let mut slices: Vec<Vec<f64>> = vec![Vec::new(); pods.div_ceil(slice.max(1))];
     let mut short = 0usize;
     for w in watchers {
         match tokio::time::timeout_at(deadline, w).await {
             Ok(Ok(lat)) => {
                 short += pods.saturating_sub(lat.len());
+                if lat.len() == pods {
+                    for (i, l) in lat.iter().enumerate() {
+                        slices[i / slice.max(1)].push(f64::from(*l));
+                    }
+                }
                 all.extend(lat.into_iter().map(f64::from));
             }
             _ => short += pods,
         }
     }
+    let by_slice: Vec<String> = slices
+        .iter_mut()
+        .map(|s| {
+            sort(s);
+            format!("{:.1}", quantile(s, 0.99))
+        })
+        .collect();
+    eprintln!(
+        "  p99 by half-second of creation (ms): {}",
+        by_slice.join(" ")
+    );
     sort(&mut all);
     report(
         &format!("http_watch_fanout_1000_create_rate{suffix}"),
         rate,
         "pods/s",
+    );
+    report(
+        &format!("http_watch_fanout_1000_cores{suffix}"),
+        cores,
+        "cores",
     );
     if failed > 0 {
         println!("  ({failed} creates failed)");

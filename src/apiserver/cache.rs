@@ -493,11 +493,34 @@ struct Watcher {
 }
 
 impl Watcher {
+    /// The event this watcher sends for `e`, if any (events at or below
+    /// the last revision sent are skipped).
+    fn accept(&mut self, e: &CacheEvent) -> Option<WatchEvent<ObjectRef>> {
+        if e.revision <= self.last_sent {
+            return None;
+        }
+        self.last_sent = e.revision;
+        convert(e, &self.filter, &self.cache.info)
+    }
+
     async fn next(&mut self) -> Option<WatchEvent<ObjectRef>> {
         if let Some(e) = self.initial.pop_front() {
             return Some(e);
         }
         loop {
+            // An event already waiting needs no timers: a busy watcher
+            // takes it without setting up the select below.
+            match self.rx.try_recv() {
+                Ok(e) => {
+                    if let Some(ev) = self.accept(&e) {
+                        return Some(ev);
+                    }
+                    continue;
+                }
+                Err(broadcast::error::TryRecvError::Empty) => {}
+                // Fell behind the window, or the cache was reset.
+                Err(_) => return None,
+            }
             let deadline = self.deadline;
             let sleep_until = async move {
                 match deadline {
@@ -518,11 +541,7 @@ impl Watcher {
                 biased;
                 r = self.rx.recv() => match r {
                     Ok(e) => {
-                        if e.revision <= self.last_sent {
-                            continue;
-                        }
-                        self.last_sent = e.revision;
-                        if let Some(ev) = convert(&e, &self.filter, &self.cache.info) {
+                        if let Some(ev) = self.accept(&e) {
                             return Some(ev);
                         }
                     }

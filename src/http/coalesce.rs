@@ -5,11 +5,19 @@
 //! each, and on a small machine that cost — not the events — decides how
 //! far behind the watchers fall. [`Coalesce`] trades a bounded delay for
 //! fewer deliveries: after the first event of a batch it stops listening to
-//! the event stream and sleeps until the next tick of a process-wide grid
-//! (every `window`), then takes every event that is ready as one batch. All
-//! watchers wake on the same ticks, each once per tick at most, however many
-//! events arrived meanwhile. With a zero window it is plain batching of
-//! what is ready (`ready_chunks`).
+//! the event stream and sleeps until its next tick (every `window`), then
+//! takes every event that is ready as one batch. A watcher wakes once per
+//! tick at most, however many events arrived meanwhile. With a zero window
+//! it is plain batching of what is ready (`ready_chunks`).
+//!
+//! Each watcher has its own phase on the tick grid, spread evenly over the
+//! window (as finely as tokio's 1 ms timer allows). Were all of them to
+//! tick together, a thousand connection tasks would queue at once every
+//! tick, and every other task — the request that creates the next object,
+//! the watch cache that fans it out — would wait behind the whole round.
+//! Staggered, a window's work is spread over the window. (On a saturated
+//! machine it makes no difference: `docs/BENCHMARKS.md` has the fan-out
+//! figures.)
 //!
 //! The HTTP server turns the window on only while many watches are open
 //! ([`HttpServer::watch_coalescing`](super::HttpServer::watch_coalescing)),
@@ -17,6 +25,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,11 +39,26 @@ fn grid_origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
-/// The first tick of the grid after `now`.
-fn next_tick(now: Instant, window: Duration) -> Instant {
-    let origin = grid_origin();
-    let since = now.saturating_duration_since(origin).as_nanos();
+/// A new watcher's phase: a fraction of the window (in 1/2^32), taken
+/// from the golden-ratio sequence so that any number of watchers spread
+/// evenly, whenever they come and go.
+fn next_phase() -> u32 {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    // 2^32 / golden ratio.
+    (n.wrapping_mul(2_654_435_769) & u64::from(u32::MAX)) as u32
+}
+
+/// The first tick after `now` of the grid with this window and phase
+/// (ticks at `origin + phase·window + k·window`).
+fn next_tick(now: Instant, window: Duration, phase: u32) -> Instant {
     let step = window.as_nanos().max(1);
+    let shift = step * u128::from(phase) >> 32;
+    let origin = grid_origin() + Duration::from_nanos(u64::try_from(shift).unwrap_or(0));
+    if now < origin {
+        return origin;
+    }
+    let since = now.duration_since(origin).as_nanos();
     let ticks = since / step + 1;
     let offset = u64::try_from(ticks * step).unwrap_or(u64::MAX);
     origin + Duration::from_nanos(offset)
@@ -49,6 +73,7 @@ pub(crate) struct Coalesce<S: Stream> {
     sleep: Option<Pin<Box<Sleep>>>,
     batch: Vec<S::Item>,
     done: bool,
+    phase: u32,
 }
 
 impl<S: Stream + Unpin> Coalesce<S> {
@@ -66,6 +91,7 @@ impl<S: Stream + Unpin> Coalesce<S> {
             sleep: None,
             batch: Vec::new(),
             done: false,
+            phase: next_phase(),
         }
     }
 
@@ -111,7 +137,11 @@ impl<S: Stream + Unpin> Stream for Coalesce<S> {
         if this.done || this.batch.len() >= this.max || window.is_zero() {
             return Poll::Ready(Some(std::mem::take(&mut this.batch)));
         }
-        let mut sleep = Box::pin(tokio::time::sleep_until(next_tick(Instant::now(), window)));
+        let mut sleep = Box::pin(tokio::time::sleep_until(next_tick(
+            Instant::now(),
+            window,
+            this.phase,
+        )));
         if sleep.as_mut().poll(cx).is_ready() {
             this.drain(cx);
             return Poll::Ready(Some(std::mem::take(&mut this.batch)));
@@ -169,14 +199,30 @@ mod tests {
     }
 
     #[test]
-    fn ticks_are_on_one_grid() {
+    fn each_phase_ticks_on_its_own_grid() {
         let w = Duration::from_millis(2);
         let _ = grid_origin();
         let now = Instant::now();
-        let a = next_tick(now, w);
-        let b = next_tick(now + Duration::from_micros(500), w);
-        assert!(a > now && a <= now + w);
-        assert!(b == a || b == a + w);
-        assert_eq!(next_tick(a, w), a + w);
+        for phase in [0, 1 << 30, u32::MAX / 3, u32::MAX] {
+            let a = next_tick(now, w, phase);
+            let b = next_tick(now + Duration::from_micros(500), w, phase);
+            assert!(a > now && a <= now + w);
+            assert!(b == a || b == a + w);
+            assert_eq!(next_tick(a, w, phase), a + w);
+        }
+        // A quarter of a window apart.
+        let a = next_tick(now, w, 0);
+        let b = next_tick(a, w, 1 << 30);
+        assert_eq!(b, a + w / 4);
+    }
+
+    #[test]
+    fn phases_spread_over_the_window() {
+        // Any run of new watchers lands in every quarter of the window.
+        let mut quarters = [0; 4];
+        for _ in 0..40 {
+            quarters[(next_phase() >> 30) as usize] += 1;
+        }
+        assert!(quarters.iter().all(|&q| q >= 5), "{quarters:?}");
     }
 }

@@ -92,11 +92,12 @@ impl HttpServer {
     /// Every delivery to a watch connection costs a wake-up and a socket
     /// write; with many watchers of one resource, that cost — multiplied by
     /// the watchers — is what makes them fall behind. In ticks, a watcher
-    /// that got an event waits for the next tick of a grid shared by all
-    /// watchers and sends everything that arrived meanwhile in one write,
-    /// so each event is delayed by at most `window` and each watcher
-    /// writes at most once per tick. Below `min_watches` (or with a zero
-    /// window) events go out as soon as they are ready.
+    /// that got an event waits for its next tick (each watcher has its own
+    /// phase, so they do not all wake at once) and sends everything that
+    /// arrived meanwhile in one write, so each event is delayed by at most
+    /// `window` and each watcher writes at most once per tick. Below
+    /// `min_watches` (or with a zero window) events go out as soon as they
+    /// are ready.
     ///
     /// ```
     /// # async fn run() {
@@ -766,16 +767,18 @@ async fn object(
                 };
                 let batches = super::coalesce::Coalesce::new(stream, WATCH_BATCH, window);
                 let body = StreamBody::new(batches.map(move |events| {
-                    let mut lines = events.iter().map(|e| match &printer {
+                    let line = |e| match &printer {
                         Some(p) => Bytes::from(table_event_line(p, e)),
                         None => guard.0.encoded.line(e),
-                    });
-                    let chunk = match (lines.next(), events.len()) {
-                        (Some(one), 1) => one,
-                        (first, _) => {
-                            let mut buf = BytesMut::new();
-                            for line in first.into_iter().chain(lines) {
-                                buf.extend_from_slice(&line);
+                    };
+                    let chunk = match events.as_slice() {
+                        [one] => line(one),
+                        many => {
+                            let lines: Vec<Bytes> = many.iter().map(line).collect();
+                            let mut buf =
+                                BytesMut::with_capacity(lines.iter().map(Bytes::len).sum());
+                            for l in &lines {
+                                buf.extend_from_slice(l);
                             }
                             buf.freeze()
                         }
