@@ -53,7 +53,7 @@ fn next_phase() -> u32 {
 /// (ticks at `origin + phase·window + k·window`).
 fn next_tick(now: Instant, window: Duration, phase: u32) -> Instant {
     let step = window.as_nanos().max(1);
-    let shift = step * u128::from(phase) >> 32;
+    let shift = (step * u128::from(phase)) >> 32;
     let origin = grid_origin() + Duration::from_nanos(u64::try_from(shift).unwrap_or(0));
     if now < origin {
         return origin;
