@@ -111,20 +111,19 @@ fn main() {
             serving.shutdown().await;
         });
     }
-    if wanted("fanout") {
+    let fanout_in_memory = |count| {
         rt.block_on(async {
             let (_api, serving) = serve(None).await;
-            fanout(&serving, "", WATCHERS).await;
+            fanout(&serving, "", count).await;
             serving.shutdown().await;
-        });
+        })
+    };
+    if wanted("fanout") {
+        fanout_in_memory(WATCHERS);
     }
     if wanted("fanout-scale") {
         for count in [100, 300] {
-            rt.block_on(async {
-                let (_api, serving) = serve(None).await;
-                fanout(&serving, "", count).await;
-                serving.shutdown().await;
-            });
+            fanout_in_memory(count);
         }
     }
     if wanted("floor") {
@@ -378,6 +377,24 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// True when `connections` loopback connections fit under the open-files
+/// limit: each is two descriptors in this process (client and server
+/// side), plus the creators, the listener and the runtime's own. Says how
+/// to raise it when not, and that `figure` is skipped.
+fn descriptors_for(connections: usize, figure: &str) -> bool {
+    let needed = (2 * connections + 256) as u64;
+    match open_files_limit() {
+        Some(n) if n < needed => {
+            println!(
+                "skipping {figure}: the open-files limit is {n}, it needs {needed}; \
+                 raise it (`ulimit -n {needed}`) and rerun"
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 /// Reads one watch connection raw (no HTTP client: one task and one read
 /// per wake-up, so the measuring side costs little next to the server) and
 /// records, for every send-time annotation in the byte stream, the latency
@@ -460,12 +477,10 @@ const EVENT_LINE_BYTES: usize = 1_200;
 /// `http_watch_fanout_floor_*`: the fan-out's traffic with nothing but
 /// loopback TCP and tokio (see the module docs).
 async fn fanout_floor(window: Duration) {
-    let needed = (2 * WATCHERS + 256) as u64;
-    if open_files_limit().is_some_and(|n| n < needed) {
-        println!("skipping http_watch_fanout_floor: raise the open-files limit to {needed}");
+    let ms = window.as_millis();
+    if !descriptors_for(WATCHERS, &format!("http_watch_fanout_floor_{ms}ms")) {
         return;
     }
-    let ms = window.as_millis();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -583,18 +598,8 @@ async fn floor_reader(
 /// `http_watch_fanout_{N}_*`: `count` watch connections while
 /// [`FANOUT_CREATORS`] connections create pods at [`FANOUT_RATE`] in total.
 async fn fanout(serving: &Serving, suffix: &str, count: usize) {
-    // Each watch is two descriptors in this process (client and server
-    // side), plus the creators, the listener and the runtime's own.
-    let needed = (2 * count + 256) as u64;
-    match open_files_limit() {
-        Some(n) if n < needed => {
-            println!(
-                "skipping http_watch_fanout_{count}{suffix}: the open-files limit is {n}, it needs {needed}; \
-                 raise it (`ulimit -n {needed}`) and rerun"
-            );
-            return;
-        }
-        _ => {}
+    if !descriptors_for(count, &format!("http_watch_fanout_{count}{suffix}")) {
+        return;
     }
     let addr = serving.local_addr();
     let base = Instant::now();

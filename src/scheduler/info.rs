@@ -593,16 +593,15 @@ impl NodeInfo {
         self.unschedulable = node.spec.unschedulable;
         // New labels: forget what was decided on the old ones.
         self.verdicts = Verdicts::default();
-        self.hard_taints = node
-            .spec
-            .taints
-            .iter()
-            .any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute");
-        self.prefer_taints = node
-            .spec
-            .taints
-            .iter()
-            .any(|t| t.effect == "PreferNoSchedule");
+        self.hard_taints = false;
+        self.prefer_taints = false;
+        for t in &node.spec.taints {
+            match t.effect.as_str() {
+                "NoSchedule" | "NoExecute" => self.hard_taints = true,
+                "PreferNoSchedule" => self.prefer_taints = true,
+                _ => {}
+            }
+        }
         self.node = node;
         self.generation += 1;
     }
