@@ -42,13 +42,13 @@ scheduling.v1: PriorityClass
 policy.v1: PodDisruptionBudget Eviction
 autoscaling.v1: HorizontalPodAutoscaler Scale
 autoscaling.v2: HorizontalPodAutoscaler
-meta.v1: DeleteOptions
+meta.v1: DeleteOptions Status
 """
 
 # Go pointer scalars (`*int32`, `*bool`, `*int64`, `*string`) whose zero is
 # meaningful: MESSAGE.jsonName.
 POINTERS = set("""
-meta.v1.ObjectMeta.deletionGracePeriodSeconds
+meta.v1.ObjectMeta.deletionGracePeriodSeconds meta.v1.ListMeta.remainingItemCount
 meta.v1.OwnerReference.controller meta.v1.OwnerReference.blockOwnerDeletion
 meta.v1.DeleteOptions.gracePeriodSeconds meta.v1.DeleteOptions.orphanDependents
 meta.v1.DeleteOptions.propagationPolicy

@@ -95,6 +95,12 @@ impl Error {
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
         Status::unsupported_media_type(message).into()
     }
+
+    /// 406 NotAcceptable: no media type the client accepts can carry the
+    /// response.
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Status::failure(crate::api::status::reason::NOT_ACCEPTABLE, 406, message).into()
+    }
 }
 
 impl From<Status> for Error {

@@ -1,4 +1,4 @@
-//! Reading Kubernetes' protobuf request bodies
+//! Reading (and, in [`encode`], writing) Kubernetes' protobuf encoding
 //! (`application/vnd.kubernetes.protobuf`).
 //!
 //! client-go's typed clients — and so kubectl's `create namespace`,
@@ -26,18 +26,26 @@
 //! Kinds whose messages are not in the table are refused with
 //! `415 Unsupported Media Type` naming the kind, and a field number the
 //! table does not know with `400 Bad Request` naming the message and
-//! field: never a silently dropped field. Responses are always JSON (every
-//! Kubernetes client accepts it).
+//! field: never a silently dropped field.
+//!
+//! The [`encode`] submodule writes the same encoding from an object's JSON,
+//! for clients that ask for protobuf responses and watch streams (client-go
+//! components do; every client also accepts JSON, which stays the default).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use serde_json::{Map, Number, Value};
 
 use crate::api::{MicroTime, Time};
 
+pub(crate) mod encode;
+
 /// The media type of Kubernetes' protobuf encoding.
 pub(crate) const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
+
+/// The media type of a protobuf watch stream (length-prefixed frames).
+pub(crate) const WATCH_MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf;stream=watch";
 
 /// The envelope's magic prefix.
 const MAGIC: &[u8] = b"k8s\0";
@@ -106,6 +114,10 @@ pub(crate) fn to_json(body: &[u8]) -> Result<Vec<u8>, ProtobufError> {
 /// `core`, and a group's first label names its package
 /// (`rbac.authorization.k8s.io` → `rbac`).
 fn message_name(api_version: &str, kind: &str) -> String {
+    // `Status` is served as `v1` but is apimachinery's.
+    if kind == "Status" && matches!(api_version, "v1" | "meta.k8s.io/v1") {
+        return "meta.v1.Status".into();
+    }
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let package = group
         .split('.')
@@ -153,7 +165,8 @@ struct Field {
     inline: bool,
 }
 
-type Message = HashMap<u32, Field>;
+/// A message's fields by number, in order (the encoder writes them so).
+type Message = BTreeMap<u32, Field>;
 type Schema = HashMap<String, Message>;
 
 fn schema() -> &'static Schema {

@@ -233,9 +233,12 @@ struct EncodedEvents {
 
 #[derive(Default)]
 struct EncodedInner {
-    by_object: std::collections::HashMap<(usize, &'static str), (ObjectRef, Bytes)>,
-    order: std::collections::VecDeque<(usize, &'static str)>,
+    by_object: std::collections::HashMap<EventKey, (ObjectRef, Bytes)>,
+    order: std::collections::VecDeque<EventKey>,
 }
+
+/// An event's object (its address), type and encoding.
+type EventKey = (usize, &'static str, Encoding);
 
 const ENCODED_EVENTS: usize = 1024;
 
@@ -243,15 +246,24 @@ const ENCODED_EVENTS: usize = 1024;
 const WATCH_BATCH: usize = 256;
 
 impl EncodedEvents {
-    fn line(&self, e: &WatchEvent<ObjectRef>) -> Bytes {
+    /// The event as its JSON line or its protobuf frame.
+    fn line(&self, e: &WatchEvent<ObjectRef>, encoding: Encoding) -> Bytes {
+        let encode = |e: &WatchEvent<ObjectRef>| match encoding {
+            Encoding::Json => event_line(e),
+            Encoding::Protobuf { .. } => event_frame(e),
+        };
         let (kind, o) = match e {
             WatchEvent::Added(o) => ("ADDED", o),
             WatchEvent::Modified(o) => ("MODIFIED", o),
             WatchEvent::Deleted(o) => ("DELETED", o),
             // Bookmarks and errors are made per watcher: nothing to share.
-            WatchEvent::Bookmark(_) | WatchEvent::Error(_) => return Bytes::from(event_line(e)),
+            WatchEvent::Bookmark(_) | WatchEvent::Error(_) => return Bytes::from(encode(e)),
         };
-        let key = (Arc::as_ptr(o) as *const () as usize, kind);
+        let encoding = match encoding {
+            Encoding::Json => Encoding::Json,
+            Encoding::Protobuf { .. } => Encoding::Protobuf { or_json: false },
+        };
+        let key = (Arc::as_ptr(o) as *const () as usize, kind, encoding);
         if let Ok(inner) = self.inner.lock() {
             if let Some((held, line)) = inner.by_object.get(&key) {
                 if Arc::ptr_eq(held, o) {
@@ -259,7 +271,7 @@ impl EncodedEvents {
                 }
             }
         }
-        let line = Bytes::from(event_line(e));
+        let line = Bytes::from(encode(e));
         if let Ok(mut inner) = self.inner.lock() {
             if inner
                 .by_object
@@ -346,6 +358,79 @@ fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()
 }
 
+/// How a response is encoded, as the request's `Accept` header asks.
+///
+/// JSON unless the header's first media type this server writes is
+/// `application/vnd.kubernetes.protobuf` (as client-go components ask:
+/// `application/vnd.kubernetes.protobuf, application/json`). Kinds without
+/// protobuf messages (custom resources) are answered in JSON when the
+/// header accepts it too, and refused with 406 when it does not, before
+/// anything is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Encoding {
+    Json,
+    /// `or_json`: the header accepts JSON as well.
+    Protobuf { or_json: bool },
+}
+
+impl Encoding {
+    fn from_accept(accept: &str) -> Encoding {
+        let (mut protobuf, mut json) = (None, None);
+        for (i, range) in accept.split(',').enumerate() {
+            let mut parts = range.split(';');
+            let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let mut params = parts.map(str::trim);
+            // `as=Table` is a table (handled apart); `q=0` is a refusal.
+            if params.any(|p| {
+                p.starts_with("as=")
+                    || p.strip_prefix("q=")
+                        .is_some_and(|q| q.trim().parse::<f32>() == Ok(0.0))
+            }) {
+                continue;
+            }
+            match mime.as_str() {
+                protobuf::MEDIA_TYPE => {
+                    protobuf.get_or_insert(i);
+                }
+                "application/json" | "application/*" | "*/*" => {
+                    json.get_or_insert(i);
+                }
+                _ => {}
+            }
+        }
+        match (protobuf, json) {
+            (Some(p), Some(j)) if p < j => Encoding::Protobuf { or_json: true },
+            (Some(_), None) => Encoding::Protobuf { or_json: false },
+            _ => Encoding::Json,
+        }
+    }
+
+    /// The encoding for objects of this kind (406 when the client takes
+    /// only protobuf and the kind has no protobuf messages).
+    fn settle(self, api_version: &str, kind: &str) -> Result<Encoding> {
+        match self {
+            Encoding::Protobuf { or_json } if !protobuf::encode::encodes(api_version, kind) => {
+                if or_json {
+                    Ok(Encoding::Json)
+                } else {
+                    Err(Error::not_acceptable(format!(
+                        "only the following media types are accepted for {kind} ({api_version}): application/json"
+                    )))
+                }
+            }
+            other => Ok(other),
+        }
+    }
+}
+
+fn protobuf_response(code: StatusCode, body: Vec<u8>, content_type: &'static str) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
 fn json_response(code: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(full(body));
     *r.status_mut() = code;
@@ -385,8 +470,30 @@ fn object_json(o: &ObjectRef) -> Result<Vec<u8>> {
         .map_err(|e| Error::internal(format!("encoding the object: {e}")))
 }
 
-fn object_response(code: StatusCode, o: &ObjectRef, warnings: &[String]) -> Result<Response<Body>> {
-    let mut r = json_response(code, object_json(o)?);
+fn object_response(
+    encoding: Encoding,
+    code: StatusCode,
+    o: &ObjectRef,
+    warnings: &[String],
+) -> Result<Response<Body>> {
+    let protobuf = match encoding {
+        Encoding::Json => None,
+        // The request has been carried out: an object the table cannot
+        // carry (which `settle` did not foresee) goes out as JSON rather
+        // than as an error.
+        Encoding::Protobuf { .. } => match o.to_value().map(|v| protobuf::encode::object(&v)) {
+            Ok(Ok(body)) => Some(body),
+            Ok(Err(e)) => {
+                tracing::warn!(error = ?e, "answering in JSON: the object has no protobuf form");
+                None
+            }
+            Err(_) => None,
+        },
+    };
+    let mut r = match protobuf {
+        Some(body) => protobuf_response(code, body, protobuf::MEDIA_TYPE),
+        None => json_response(code, object_json(o)?),
+    };
     add_warnings(&mut r, warnings);
     Ok(r)
 }
@@ -411,6 +518,46 @@ fn add_warnings(r: &mut Response<Body>, warnings: &[String]) {
             r.headers_mut().append("warning", v);
         }
     }
+}
+
+/// A list response in the encoding asked for (JSON when the list's items
+/// have no protobuf form).
+fn list_response(encoding: Encoding, list: &ListResponse) -> Result<Response<Body>> {
+    if let Encoding::Protobuf { .. } = encoding {
+        match list_protobuf(list) {
+            Ok(body) => return Ok(protobuf_response(StatusCode::OK, body, protobuf::MEDIA_TYPE)),
+            Err(e) => {
+                tracing::warn!(error = ?e, "answering in JSON: the list has no protobuf form");
+            }
+        }
+    }
+    Ok(json_response(StatusCode::OK, list_json(list)?))
+}
+
+fn list_protobuf(list: &ListResponse) -> std::result::Result<Vec<u8>, ProtobufError> {
+    let mut meta = serde_json::Map::new();
+    meta.insert(
+        "resourceVersion".into(),
+        list.resource_version.clone().into(),
+    );
+    if let Some(c) = &list.continue_token {
+        meta.insert("continue".into(), c.clone().into());
+    }
+    if let Some(n) = list.remaining {
+        meta.insert("remainingItemCount".into(), n.into());
+    }
+    let items = list
+        .items
+        .iter()
+        .map(|o| o.to_value())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| ProtobufError::Unsupported(e.to_string()))?;
+    protobuf::encode::list(
+        list.kind.resource.api_version.as_str(),
+        list.kind.list_kind.as_str(),
+        &serde_json::Value::Object(meta),
+        &items,
+    )
 }
 
 fn list_json(list: &ListResponse) -> Result<Vec<u8>> {
@@ -443,6 +590,43 @@ fn list_json(list: &ListResponse) -> Result<Vec<u8>> {
     }
     out.extend_from_slice(b"]}");
     Ok(out)
+}
+
+/// The event as one frame of a protobuf watch stream. An object the table
+/// cannot carry becomes an `ERROR` event (500) that says so: the stream
+/// never skips an event silently.
+fn event_frame(e: &WatchEvent<ObjectRef>) -> Vec<u8> {
+    let (kind, value) = match e {
+        WatchEvent::Added(o) => ("ADDED", o.to_value()),
+        WatchEvent::Modified(o) => ("MODIFIED", o.to_value()),
+        WatchEvent::Deleted(o) => ("DELETED", o.to_value()),
+        WatchEvent::Bookmark(o) => ("BOOKMARK", o.to_value()),
+        WatchEvent::Error(s) => ("ERROR", Ok(status_value(s))),
+    };
+    let encoded = value
+        .map_err(|e| ProtobufError::Unsupported(e.to_string()))
+        .and_then(|v| protobuf::encode::object(&v));
+    match encoded {
+        Ok(object) => protobuf::encode::watch_frame(kind, &object),
+        Err(err) => {
+            let s = Status::internal(format!(
+                "the object of this {kind} event has no protobuf form ({err:?}); watch with Accept: application/json"
+            ));
+            let object = protobuf::encode::object(&status_value(&s)).unwrap_or_default();
+            protobuf::encode::watch_frame("ERROR", &object)
+        }
+    }
+}
+
+/// A failure's `Status` as the JSON value clients read.
+fn status_value(s: &Status) -> serde_json::Value {
+    let mut s = s.clone();
+    s.kind = "Status".into();
+    s.api_version = "v1".into();
+    if s.status.is_empty() {
+        s.status = "Failure".into();
+    }
+    serde_json::to_value(&s).unwrap_or_default()
 }
 
 fn event_line(e: &WatchEvent<ObjectRef>) -> Vec<u8> {
@@ -739,6 +923,14 @@ async fn object(
     if method == Method::GET && target.resource == "pods" && target.subresource == "log" {
         return pod_log(api, &target, &query).await;
     }
+    let mut encoding = match (table, req.headers().get(ACCEPT).and_then(|v| v.to_str().ok())) {
+        (false, Some(accept)) => Encoding::from_accept(accept),
+        _ => Encoding::Json,
+    };
+    if encoding != Encoding::Json {
+        let kind = api.body_kind(&target)?;
+        encoding = encoding.settle(&kind.resource.api_version, &kind.resource.kind)?;
+    }
     match method {
         Method::GET | Method::HEAD if collection || watch_prefix => {
             let opts = query.list_options()?;
@@ -769,7 +961,7 @@ async fn object(
                 let body = StreamBody::new(batches.map(move |events| {
                     let line = |e| match &printer {
                         Some(p) => Bytes::from(table_event_line(p, e)),
-                        None => guard.0.encoded.line(e),
+                        None => guard.0.encoded.line(e, encoding),
                     };
                     let chunk = match events.as_slice() {
                         [one] => line(one),
@@ -786,8 +978,12 @@ async fn object(
                     Ok::<_, Infallible>(Frame::data(chunk))
                 }));
                 let mut r = Response::new(BodyExt::boxed_unsync(body));
+                let content_type = match encoding {
+                    Encoding::Json => "application/json",
+                    Encoding::Protobuf { .. } => protobuf::WATCH_MEDIA_TYPE,
+                };
                 r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
                 return Ok(r);
             }
             let list = api.list(&target, &opts).await?;
@@ -809,7 +1005,7 @@ async fn object(
                 let t = printer.table(&objects, meta, Time::now());
                 return Ok(value_response(&t));
             }
-            Ok(json_response(StatusCode::OK, list_json(&list)?))
+            list_response(encoding, &list)
         }
         Method::GET | Method::HEAD => {
             let rv = query.get("resourceVersion").unwrap_or("");
@@ -819,7 +1015,7 @@ async fn object(
                 let t = printer.table(&[object_value(&o)?], serde_json::Map::new(), Time::now());
                 return Ok(value_response(&t));
             }
-            object_response(StatusCode::OK, &o, &[])
+            object_response(encoding, StatusCode::OK, &o, &[])
         }
         Method::POST => {
             if collection && !target.subresource.is_empty() {
@@ -838,7 +1034,7 @@ async fn object(
             let (obj, mut warnings) = api.decode_body(&target, &body, opts.field_validation)?;
             let written = api.create_as(&target, obj, &opts, &user).await?;
             warnings.extend(written.warnings.iter().cloned());
-            object_response(StatusCode::CREATED, &written.object, &warnings)
+            object_response(encoding, StatusCode::CREATED, &written.object, &warnings)
         }
         Method::PUT if !collection => {
             let opts = query.write_options()?;
@@ -851,7 +1047,7 @@ async fn object(
             } else {
                 StatusCode::OK
             };
-            object_response(code, &written.object, &warnings)
+            object_response(encoding, code, &written.object, &warnings)
         }
         Method::PATCH if !collection => {
             let patch_type = PatchType::from_content_type(&content_type).ok_or_else(|| {
@@ -872,7 +1068,7 @@ async fn object(
             } else {
                 StatusCode::OK
             };
-            object_response(code, &written.object, &written.warnings)
+            object_response(encoding, code, &written.object, &written.warnings)
         }
         Method::DELETE => {
             let body = read_body(state, req).await?;
@@ -899,11 +1095,11 @@ async fn object(
                     continue_token: None,
                     remaining: None,
                 };
-                return Ok(json_response(StatusCode::OK, list_json(&list)?));
+                return list_response(encoding, &list);
             }
             match api.delete_as(&target, &opts, &user).await? {
-                Deleted::Gone(o) => object_response(StatusCode::OK, &o, &[]),
-                Deleted::Pending(o) => object_response(StatusCode::ACCEPTED, &o, &[]),
+                Deleted::Gone(o) => object_response(encoding, StatusCode::OK, &o, &[]),
+                Deleted::Pending(o) => object_response(encoding, StatusCode::ACCEPTED, &o, &[]),
             }
         }
         other => Err(Error::method_not_allowed(format!(
