@@ -370,7 +370,9 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 enum Encoding {
     Json,
     /// `or_json`: the header accepts JSON as well.
-    Protobuf { or_json: bool },
+    Protobuf {
+        or_json: bool,
+    },
 }
 
 impl Encoding {
@@ -423,7 +425,11 @@ impl Encoding {
     }
 }
 
-fn protobuf_response(code: StatusCode, body: Vec<u8>, content_type: &'static str) -> Response<Body> {
+fn protobuf_response(
+    code: StatusCode,
+    body: Vec<u8>,
+    content_type: &'static str,
+) -> Response<Body> {
     let mut r = Response::new(full(body));
     *r.status_mut() = code;
     r.headers_mut()
@@ -525,7 +531,13 @@ fn add_warnings(r: &mut Response<Body>, warnings: &[String]) {
 fn list_response(encoding: Encoding, list: &ListResponse) -> Result<Response<Body>> {
     if let Encoding::Protobuf { .. } = encoding {
         match list_protobuf(list) {
-            Ok(body) => return Ok(protobuf_response(StatusCode::OK, body, protobuf::MEDIA_TYPE)),
+            Ok(body) => {
+                return Ok(protobuf_response(
+                    StatusCode::OK,
+                    body,
+                    protobuf::MEDIA_TYPE,
+                ))
+            }
             Err(e) => {
                 tracing::warn!(error = ?e, "answering in JSON: the list has no protobuf form");
             }
@@ -923,7 +935,10 @@ async fn object(
     if method == Method::GET && target.resource == "pods" && target.subresource == "log" {
         return pod_log(api, &target, &query).await;
     }
-    let mut encoding = match (table, req.headers().get(ACCEPT).and_then(|v| v.to_str().ok())) {
+    let mut encoding = match (
+        table,
+        req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()),
+    ) {
         (false, Some(accept)) => Encoding::from_accept(accept),
         _ => Encoding::Json,
     };

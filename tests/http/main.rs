@@ -762,6 +762,278 @@ async fn kubectl_generators_send_protobuf() {
     assert_eq!(out, "example.com Prefix 80");
 }
 
+/// Removes Go's zero values (nulls, empty objects, `0`, `false`, `""`):
+/// Go prints its zero structs and non-`omitempty` scalars (`"resources":
+/// {}`, `"creationTimestamp": null`, a PDB's `"expectedPods": 0`) when it
+/// re-encodes an object it decoded into its types, and the server's JSON
+/// leaves them out.
+fn prune(v: serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(false) => None,
+        Value::Number(n) if n.as_f64() == Some(0.0) => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::Object(m) => {
+            let m: serde_json::Map<String, Value> = m
+                .into_iter()
+                .filter_map(|(k, v)| prune(v).map(|v| (k, v)))
+                .collect();
+            (!m.is_empty()).then_some(Value::Object(m))
+        }
+        Value::Array(a) => Some(Value::Array(a.into_iter().filter_map(prune).collect())),
+        other => Some(other),
+    }
+}
+
+/// client-go's typed clients ask for protobuf responses (`Accept:
+/// application/vnd.kubernetes.protobuf,application/json`), so kubectl's
+/// generators decode the server's protobuf objects, and `rollout history`
+/// its protobuf lists, with Go's generated code: what kubectl prints from
+/// them must be what the JSON API serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reads_protobuf_responses() {
+    let c = Cluster::start().await;
+    let generators: &[(&str, &[&str])] = &[
+        (
+            "configmap/c",
+            &[
+                "create",
+                "configmap",
+                "c",
+                "--from-literal=a=b",
+                "--from-literal=empty=",
+            ],
+        ),
+        (
+            "secret/s",
+            &["create", "secret", "generic", "s", "--from-literal=k=v"],
+        ),
+        (
+            "deployment/web",
+            &[
+                "create",
+                "deployment",
+                "web",
+                "--image=nginx:1.27",
+                "--replicas=0",
+                "--port=80",
+            ],
+        ),
+        (
+            "service/svc",
+            &["create", "service", "nodeport", "svc", "--tcp=80:8080"],
+        ),
+        (
+            "job/once",
+            &[
+                "create",
+                "job",
+                "once",
+                "--image=busybox",
+                "--",
+                "echo",
+                "hi",
+            ],
+        ),
+        (
+            "cronjob/tick",
+            &[
+                "create",
+                "cronjob",
+                "tick",
+                "--image=busybox",
+                "--schedule=*/5 * * * *",
+            ],
+        ),
+        (
+            "role/r",
+            &["create", "role", "r", "--verb=get,list", "--resource=pods"],
+        ),
+        (
+            "priorityclass/high",
+            &["create", "priorityclass", "high", "--value=1000"],
+        ),
+        (
+            "resourcequota/q",
+            &["create", "quota", "q", "--hard=cpu=1,pods=2"],
+        ),
+        (
+            "poddisruptionbudget/pdb",
+            &[
+                "create",
+                "pdb",
+                "pdb",
+                "--selector=app=web",
+                "--min-available=50%",
+            ],
+        ),
+        (
+            "ingress/site",
+            &[
+                "create",
+                "ingress",
+                "site",
+                "--rule=example.com/shop*=svc:80",
+            ],
+        ),
+    ];
+    for (name, args) in generators {
+        // Before any `--`: what follows it is the container's command.
+        let mut args = args.to_vec();
+        args.splice(1..1, ["-o", "json"]);
+        let decoded: serde_json::Value =
+            serde_json::from_str(&c.ok(&args).await).expect("kubectl prints JSON");
+        let served: serde_json::Value =
+            serde_json::from_str(&c.ok(&["get", name, "-o", "json"]).await).expect("json");
+        if *name == "deployment/web" {
+            // A pointer's zero survives the protobuf round trip.
+            assert_eq!(decoded["spec"]["replicas"], 0, "{decoded}");
+        }
+        assert_eq!(prune(decoded), prune(served), "{name}");
+    }
+
+    // The generators were answered in protobuf, not in JSON.
+    let accept = "Accept: application/vnd.kubernetes.protobuf,application/json\r\n";
+    let (code, head, body) = c
+        .http(
+            "GET",
+            "/api/v1/namespaces/default/configmaps/c",
+            accept,
+            b"",
+        )
+        .await;
+    assert_eq!(code, 200, "{head}");
+    assert!(
+        head.contains("application/vnd.kubernetes.protobuf"),
+        "{head}"
+    );
+    assert!(body.starts_with(b"k8s\0"), "{body:?}");
+
+    // A protobuf list: `rollout history` lists the deployment's
+    // ReplicaSets with the typed client and reads their revisions.
+    let uid = c
+        .ok(&["get", "deploy", "web", "-o", "jsonpath={.metadata.uid}"])
+        .await;
+    let rs = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {
+            "name": "web-1", "labels": {"app": "web"},
+            "annotations": {"deployment.kubernetes.io/revision": "3"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                "name": "web", "uid": uid, "controller": true}],
+        },
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}},
+    });
+    let file = c.file("rs.json", &rs.to_string());
+    c.ok(&["create", "-f", file.to_str().expect("utf-8")]).await;
+    let out = c.ok(&["rollout", "history", "deployment/web"]).await;
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with("3 ")),
+        "{out}"
+    );
+
+    // A kind without protobuf messages is answered in JSON when the client
+    // takes JSON too, and refused (406) when it takes only protobuf.
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let (code, head, _) = c.http("GET", crds, accept, b"").await;
+    assert_eq!(code, 200, "{head}");
+    assert!(head.contains("application/json"), "{head}");
+    let only = "Accept: application/vnd.kubernetes.protobuf\r\n";
+    let (code, _, body) = c.http("GET", crds, only, b"").await;
+    assert_eq!(code, 406);
+    let status: serde_json::Value = serde_json::from_slice(&body).expect("a Status");
+    assert_eq!(status["reason"], "NotAcceptable", "{status}");
+}
+
+/// A protobuf watch stream: length-prefixed `WatchEvent` frames, each with
+/// its type and the enveloped object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_watch_streams_frames() {
+    let c = Cluster::start().await;
+    let mut s = tokio::net::TcpStream::connect(c.serving.local_addr())
+        .await
+        .expect("connect");
+    s.write_all(
+        b"GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.kubernetes.protobuf,application/json\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    c.ok(&["create", "configmap", "seen", "--from-literal=a=b"])
+        .await;
+    c.ok(&["delete", "configmap", "seen"]).await;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let n = tokio::time::timeout_at(deadline, s.read(&mut chunk))
+            .await
+            .expect("two events within 10 s")
+            .expect("read");
+        assert!(n > 0, "the stream ended");
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(split) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+        assert!(
+            head.contains("application/vnd.kubernetes.protobuf;stream=watch"),
+            "{head}"
+        );
+        let frames = frames(&dechunk(&buf[split + 4..]));
+        if frames.len() >= 2 {
+            break frames;
+        }
+    };
+    for (frame, want) in events.iter().zip(["ADDED", "DELETED"]) {
+        // WatchEvent: field 1 the type, field 2 a RawExtension whose raw
+        // bytes are the enveloped ConfigMap.
+        assert_eq!(frame[0], 0x0a, "{frame:?}");
+        assert_eq!(&frame[2..2 + usize::from(frame[1])], want.as_bytes());
+        let rest = &frame[2 + usize::from(frame[1])..];
+        assert_eq!(rest[0], 0x12, "{frame:?}");
+        let at = rest
+            .windows(4)
+            .position(|w| w == b"k8s\0")
+            .expect("an envelope");
+        let object = &rest[at..];
+        assert!(object.windows(9).any(|w| w == b"ConfigMap"), "{object:?}");
+        assert!(object.windows(4).any(|w| w == b"seen"), "{object:?}");
+    }
+}
+
+/// The data of an HTTP/1.1 chunked body (complete chunks only).
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let Ok(len) = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("x"), 16)
+        else {
+            break;
+        };
+        if b.len() < eol + 2 + len + 2 {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + len]);
+        b = &b[eol + 2 + len + 2..];
+    }
+    out
+}
+
+/// Length-prefixed frames (complete ones only).
+fn frames(mut b: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if b.len() < 4 + len {
+            break;
+        }
+        out.push(b[4..4 + len].to_vec());
+        b = &b[4 + len..];
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_prints_tables() {
     let c = Cluster::start().await;

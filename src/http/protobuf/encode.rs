@@ -85,7 +85,15 @@ pub(crate) fn list(
             ProtobufError::Unsupported(format!("an item of {kind} that is not an object"))
         })?;
         buf.clear();
-        encode_object(s, &item_name, item, obj, &mut buf, &["apiVersion", "kind"], 1)?;
+        encode_object(
+            s,
+            &item_name,
+            item,
+            obj,
+            &mut buf,
+            &["apiVersion", "kind"],
+            1,
+        )?;
         len_field(2, &buf, &mut raw);
     }
     Ok(envelope(api_version, kind, &raw))
@@ -194,7 +202,15 @@ fn encode_fields(
             for k in keys {
                 entry.clear();
                 len_field(1, k.as_bytes(), &mut entry);
-                encode_value(schema, 2, value_type, &entries[k], &f.json, &mut entry, depth)?;
+                encode_value(
+                    schema,
+                    2,
+                    value_type,
+                    &entries[k],
+                    &f.json,
+                    &mut entry,
+                    depth,
+                )?;
                 len_field(num, &entry, out);
             }
         } else if f.repeated {
@@ -520,7 +536,10 @@ mod tests {
         let (2, super::super::Wire::Len(ext)) = fields[1] else {
             panic!("no object: {fields:?}");
         };
-        let inner = super::super::Fields::new(ext).next().expect("raw").expect("ok");
+        let inner = super::super::Fields::new(ext)
+            .next()
+            .expect("raw")
+            .expect("ok");
         let (1, super::super::Wire::Len(raw)) = inner else {
             panic!("{inner:?}");
         };
