@@ -34,6 +34,10 @@
 //!   `etcd` and `test-util`, and the `etcd` binary on `PATH`; the readiness
 //!   figure needs the example built with `--features http,etcd`.
 //!
+//! - `fanout-protobuf`: the same fan-out with watchers that ask for
+//!   protobuf (`Accept: application/vnd.kubernetes.protobuf`, as
+//!   client-go components do): `http_watch_fanout_1000_protobuf_p50`/`_p99`
+//!   (same target) and `_cores`; the `etcd` group runs it too.
 //! - `fanout-scale`: the fan-out with 100 and 300 watchers
 //!   (`http_watch_fanout_100_*`, `http_watch_fanout_300_*`; no target),
 //!   to see the server's latency where the machine is not saturated.
@@ -111,19 +115,22 @@ fn main() {
             serving.shutdown().await;
         });
     }
-    let fanout_in_memory = |count| {
+    let fanout_in_memory = |count, wire| {
         rt.block_on(async {
             let (_api, serving) = serve(None).await;
-            fanout(&serving, "", count).await;
+            fanout(&serving, "", count, wire).await;
             serving.shutdown().await;
         })
     };
     if wanted("fanout") {
-        fanout_in_memory(WATCHERS);
+        fanout_in_memory(WATCHERS, Wire::Json);
+    }
+    if wanted("fanout-protobuf") {
+        fanout_in_memory(WATCHERS, Wire::Protobuf);
     }
     if wanted("fanout-scale") {
         for count in [100, 300] {
-            fanout_in_memory(count);
+            fanout_in_memory(count, Wire::Json);
         }
     }
     if wanted("floor") {
@@ -408,11 +415,13 @@ async fn raw_watch(
     pods: usize,
     base: Instant,
     primed: Arc<AtomicUsize>,
-) -> Vec<f32> {
-    let key = SENT_KEY.as_bytes();
+    wire: Wire,
+) -> (Vec<f32>, usize) {
+    let key = wire.key();
     let finder = memchr::memmem::Finder::new(key);
     let mut lat: Vec<f32> = Vec::with_capacity(pods);
     let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0usize;
     // Bytes carried over from the previous read (a split annotation).
     let mut kept = 0;
     while lat.len() < pods {
@@ -420,17 +429,18 @@ async fn raw_watch(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        total += n;
         let now = base.elapsed().as_nanos() as u64;
         let end = kept + n;
         let mut at = 0;
         let mut carry_from = None;
         while let Some(p) = finder.find(&buf[at..end]) {
-            let digits = at + p + key.len();
-            let Some(q) = memchr::memchr(b'"', &buf[digits..end]) else {
+            let value = at + p + key.len();
+            let Some((digits, next)) = wire.value(&buf[..end], value) else {
                 carry_from = Some(at + p);
                 break;
             };
-            let sent = std::str::from_utf8(&buf[digits..digits + q])
+            let sent = std::str::from_utf8(digits)
                 .ok()
                 .and_then(|d| d.parse::<u64>().ok());
             match sent {
@@ -440,7 +450,7 @@ async fn raw_watch(
                 Some(t) => lat.push(now.saturating_sub(t) as f32 / 1e6),
                 None => {}
             }
-            at = digits + q + 1;
+            at = next;
         }
         // Keep what could be the start of an annotation cut by this read.
         let from = carry_from.unwrap_or_else(|| at.max(end.saturating_sub(key.len() - 1)));
@@ -450,7 +460,60 @@ async fn raw_watch(
             kept = 0;
         }
     }
-    lat
+    (lat, total)
+}
+
+/// How the fan-out's watchers ask for their events.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// JSON lines (kubectl, kube-rs).
+    Json,
+    /// Protobuf frames (`Accept: application/vnd.kubernetes.protobuf`, as
+    /// client-go components ask).
+    Protobuf,
+}
+
+impl Wire {
+    /// The part of a figure's name that says which.
+    fn suffix(self) -> &'static str {
+        match self {
+            Wire::Json => "",
+            Wire::Protobuf => "_protobuf",
+        }
+    }
+
+    fn accept(self) -> &'static str {
+        match self {
+            Wire::Json => "",
+            Wire::Protobuf => "Accept: application/vnd.kubernetes.protobuf, application/json\r\n",
+        }
+    }
+
+    /// What precedes the send time in the stream.
+    fn key(self) -> &'static [u8] {
+        match self {
+            Wire::Json => SENT_KEY.as_bytes(),
+            // The annotation's map entry: its key, then field 2 (0x12).
+            Wire::Protobuf => SENT.as_bytes(),
+        }
+    }
+
+    /// The send time's digits starting at `at` (just after the key), and
+    /// where scanning goes on; `None` when the read cut them off.
+    fn value(self, buf: &[u8], at: usize) -> Option<(&[u8], usize)> {
+        match self {
+            Wire::Json => {
+                let q = memchr::memchr(b'"', buf.get(at..)?)?;
+                Some((&buf[at..at + q], at + q + 1))
+            }
+            Wire::Protobuf => {
+                // 0x12, a one-byte length (the digits are fewer than 128).
+                let len = usize::from(*buf.get(at + 1)?);
+                let digits = buf.get(at + 2..at + 2 + len)?;
+                Some((digits, at + 2 + len))
+            }
+        }
+    }
 }
 
 /// CPU time of this process so far (user and system, every thread).
@@ -597,7 +660,8 @@ async fn floor_reader(
 
 /// `http_watch_fanout_{N}_*`: `count` watch connections while
 /// [`FANOUT_CREATORS`] connections create pods at [`FANOUT_RATE`] in total.
-async fn fanout(serving: &Serving, suffix: &str, count: usize) {
+async fn fanout(serving: &Serving, suffix: &str, count: usize, wire: Wire) {
+    let suffix = &format!("{}{suffix}", wire.suffix());
     if !descriptors_for(count, &format!("http_watch_fanout_{count}{suffix}")) {
         return;
     }
@@ -611,13 +675,17 @@ async fn fanout(serving: &Serving, suffix: &str, count: usize) {
         let _ = stream.set_nodelay(true);
         stream
             .write_all(
-                format!("GET {PODS}?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+                format!(
+                    "GET {PODS}?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
+                    wire.accept()
+                )
+                .as_bytes(),
             )
             .await
             .expect("watch request");
         let primed = primed.clone();
         watchers.push(tokio::spawn(async move {
-            raw_watch(stream, pods, base, primed).await
+            raw_watch(stream, pods, base, primed, wire).await
         }));
     }
     // Every watcher sees one priming pod before the measured creates start.
@@ -673,9 +741,11 @@ async fn fanout(serving: &Serving, suffix: &str, count: usize) {
     let slice = (FANOUT_RATE / 2.0) as usize;
     let mut slices: Vec<Vec<f64>> = vec![Vec::new(); pods.div_ceil(slice.max(1))];
     let mut short = 0usize;
+    let mut bytes = 0usize;
     for w in watchers {
         match tokio::time::timeout_at(deadline, w).await {
-            Ok(Ok(lat)) => {
+            Ok(Ok((lat, read))) => {
+                bytes += read;
                 short += pods.saturating_sub(lat.len());
                 if lat.len() == pods {
                     for (i, l) in lat.iter().enumerate() {
@@ -695,6 +765,12 @@ async fn fanout(serving: &Serving, suffix: &str, count: usize) {
         })
         .collect();
     eprintln!("  p99 per 500 pods created (ms): {}", by_slice.join(" "));
+    if !all.is_empty() {
+        println!(
+            "  ({} bytes read per event and watcher, framing included)",
+            bytes / all.len()
+        );
+    }
     sort(&mut all);
     report(
         &format!("http_watch_fanout_{count}_create_rate{suffix}"),
@@ -845,6 +921,7 @@ async fn etcd() {
         ("/bench-create", "create"),
         ("/bench-get", "get"),
         ("/bench-fanout", "fanout"),
+        ("/bench-fanout-protobuf", "fanout-protobuf"),
     ] {
         let store = EtcdStore::connect(etcd.config().prefix(prefix))
             .await
@@ -853,7 +930,8 @@ async fn etcd() {
         match group {
             "create" => create_pods(serving.local_addr(), "_etcd").await,
             "get" => get_pod(serving.local_addr(), "_etcd").await,
-            _ => fanout(&serving, "_etcd", WATCHERS).await,
+            "fanout" => fanout(&serving, "_etcd", WATCHERS, Wire::Json).await,
+            _ => fanout(&serving, "_etcd", WATCHERS, Wire::Protobuf).await,
         }
         serving.shutdown().await;
     }

@@ -6,7 +6,8 @@
 //! - objects: `/api/v1/...` and `/apis/{group}/{version}/...`, namespaced
 //!   (`/namespaces/{ns}/{resource}/{name}`) and cluster-scoped, with the
 //!   `status`, `scale`, `binding`, `eviction` and `finalize` subresources;
-//!   `GET` (get, list, and `?watch=true` streams of one JSON event per line),
+//!   `GET` (get, list, and `?watch=true` streams of one event per line in
+//!   JSON, or per frame in protobuf),
 //!   `POST` (create), `PUT` (update), `PATCH` (merge, JSON, strategic merge
 //!   and apply patches, by `Content-Type`), `DELETE` (with `DeleteOptions`
 //!   in the body or the query) and delete-collection;
@@ -24,6 +25,12 @@
 //! - request bodies in JSON or, as client-go's typed clients send them
 //!   (`kubectl create namespace`, `create configmap`, `create secret`, ...),
 //!   in Kubernetes' protobuf encoding for the kinds the descriptor table knows;
+//! - responses in JSON, or in protobuf for clients whose `Accept` header
+//!   puts `application/vnd.kubernetes.protobuf` first (client-go's typed
+//!   clients do): objects, lists, and watch streams of length-prefixed
+//!   `WatchEvent` frames (`application/vnd.kubernetes.protobuf;stream=watch`).
+//!   Kinds the table does not know (custom resources) are answered in JSON,
+//!   or refused with 406 when the client takes protobuf only;
 //! - `/healthz`, `/livez`, `/readyz` and `/metrics` (Prometheus text).
 //!
 //! Every failure is a `Status` object with its HTTP code; bodies over 3 MiB

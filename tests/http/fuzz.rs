@@ -1,6 +1,7 @@
 //! Malformed requests thrown at the server (property test): bodies mutated
 //! from valid objects or random bytes, paths with random segments and
-//! escapes, query strings with garbage values, any content type. Every
+//! escapes, query strings with garbage values, any content type and
+//! `Accept` header (protobuf ones included). Every
 //! error response must be a well-formed `Status` whose `code` is the HTTP
 //! status, the server must keep answering, and a rejected request must not
 //! change anything stored (the store's revision stays put).
@@ -56,6 +57,15 @@ const CONTENT_TYPES: &[&str] = &[
     "text/plain",
     "",
 ];
+const ACCEPTS: &[&str] = &[
+    "",
+    "application/json",
+    "application/vnd.kubernetes.protobuf",
+    "application/vnd.kubernetes.protobuf, application/json",
+    "application/vnd.kubernetes.protobuf;q=0, */*",
+    "application/json;as=Table;v=v1;g=meta.k8s.io",
+    ";;,,q=,application/",
+];
 const VALID: &[&str] = &[
     r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"keep","labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"nginx"}]}}"#,
     r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"keep"},"data":{"k":"v"}}"#,
@@ -70,6 +80,7 @@ struct Request {
     method: &'static str,
     path: String,
     content_type: &'static str,
+    accept: &'static str,
     body: Vec<u8>,
 }
 
@@ -165,12 +176,14 @@ fn request() -> impl Strategy<Value = Request> {
         prop::sample::select(METHODS),
         path(),
         prop::sample::select(CONTENT_TYPES),
+        prop::sample::select(ACCEPTS),
         body(),
     )
-        .prop_map(|(method, path, content_type, body)| Request {
+        .prop_map(|(method, path, content_type, accept, body)| Request {
             method,
             path,
             content_type,
+            accept,
             body,
         })
 }
@@ -220,11 +233,14 @@ fn malformed_requests_get_a_status_and_change_nothing() {
     let result = runner.run(&request(), |r| {
         rt.block_on(async {
             let before = revision(&c).await;
-            let headers = if r.content_type.is_empty() {
+            let mut headers = if r.content_type.is_empty() {
                 String::new()
             } else {
                 format!("Content-Type: {}\r\n", r.content_type)
             };
+            if !r.accept.is_empty() {
+                headers.push_str(&format!("Accept: {}\r\n", r.accept));
+            }
             // Watches would stream until their timeout: ask for a short one.
             let path = if r.path.contains("watch=") {
                 format!("{}&timeoutSeconds=1", r.path)
