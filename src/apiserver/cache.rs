@@ -19,6 +19,7 @@
 //! All other watchers share one channel and filter for themselves.
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -429,10 +430,7 @@ impl ResourceCache {
             deadline: config.timeout.map(|t| tokio::time::Instant::now() + t),
             last_sent: revision,
         };
-        Box::pin(futures::stream::unfold(state, |mut w| async move {
-            let ev = w.next().await?;
-            Some((ev, w))
-        }))
+        Box::pin(WatcherStream::Ready(Box::new(state)))
     }
 }
 
@@ -492,7 +490,77 @@ struct Watcher {
     last_sent: i64,
 }
 
+/// A [`Watcher`] as a stream. Events that are ready are taken without a
+/// future (a busy watcher takes thousands a second, and building
+/// [`Watcher::next`]'s future, timers and all, for each would cost more
+/// than the event); only an empty channel sets up the wait.
+enum WatcherStream {
+    Ready(Box<Watcher>),
+    Waiting(Pin<Box<dyn Future<Output = (Option<WatchEvent<ObjectRef>>, Box<Watcher>)> + Send>>),
+    Done,
+}
+
+impl Stream for WatcherStream {
+    type Item = WatchEvent<ObjectRef>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        loop {
+            match std::mem::replace(&mut *self, WatcherStream::Done) {
+                WatcherStream::Ready(mut w) => match w.ready() {
+                    Poll::Ready(Some(ev)) => {
+                        *self = WatcherStream::Ready(w);
+                        return Poll::Ready(Some(ev));
+                    }
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => {
+                        *self = WatcherStream::Waiting(Box::pin(async move {
+                            let ev = w.next().await;
+                            (ev, w)
+                        }));
+                    }
+                },
+                WatcherStream::Waiting(mut wait) => match wait.as_mut().poll(cx) {
+                    Poll::Ready((Some(ev), w)) => {
+                        *self = WatcherStream::Ready(w);
+                        return Poll::Ready(Some(ev));
+                    }
+                    Poll::Ready((None, _)) => return Poll::Ready(None),
+                    Poll::Pending => {
+                        *self = WatcherStream::Waiting(wait);
+                        return Poll::Pending;
+                    }
+                },
+                WatcherStream::Done => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
 impl Watcher {
+    /// An event that is ready now (`Ready(None)`: the watch has ended, having
+    /// fallen behind the window or seen the cache reset).
+    fn ready(&mut self) -> std::task::Poll<Option<WatchEvent<ObjectRef>>> {
+        use std::task::Poll;
+        if let Some(e) = self.initial.pop_front() {
+            return Poll::Ready(Some(e));
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(e) => {
+                    if let Some(ev) = self.accept(&e) {
+                        return Poll::Ready(Some(ev));
+                    }
+                }
+                Err(broadcast::error::TryRecvError::Empty) => return Poll::Pending,
+                Err(_) => return Poll::Ready(None),
+            }
+        }
+    }
+
     /// The event this watcher sends for `e`, if any (events at or below
     /// the last revision sent are skipped).
     fn accept(&mut self, e: &CacheEvent) -> Option<WatchEvent<ObjectRef>> {
@@ -504,22 +572,10 @@ impl Watcher {
     }
 
     async fn next(&mut self) -> Option<WatchEvent<ObjectRef>> {
-        if let Some(e) = self.initial.pop_front() {
-            return Some(e);
-        }
         loop {
-            // An event already waiting needs no timers: a busy watcher
-            // takes it without setting up the select below.
-            match self.rx.try_recv() {
-                Ok(e) => {
-                    if let Some(ev) = self.accept(&e) {
-                        return Some(ev);
-                    }
-                    continue;
-                }
-                Err(broadcast::error::TryRecvError::Empty) => {}
-                // Fell behind the window, or the cache was reset.
-                Err(_) => return None,
+            // An event already waiting needs no timers.
+            if let std::task::Poll::Ready(ev) = self.ready() {
+                return ev;
             }
             let deadline = self.deadline;
             let sleep_until = async move {

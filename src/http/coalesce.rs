@@ -70,8 +70,13 @@ pub(crate) struct Coalesce<S: Stream> {
     inner: S,
     max: usize,
     window: Box<dyn Fn() -> Duration + Send>,
+    /// The tick timer, made once and reset for every batch.
     sleep: Option<Pin<Box<Sleep>>>,
+    sleeping: bool,
     batch: Vec<S::Item>,
+    /// The size of the last batch: the next one starts with that much
+    /// room, so a busy watcher does not grow a vector at every tick.
+    last_len: usize,
     done: bool,
     phase: u32,
 }
@@ -89,10 +94,19 @@ impl<S: Stream + Unpin> Coalesce<S> {
             max: max.max(1),
             window: Box::new(window),
             sleep: None,
+            sleeping: false,
             batch: Vec::new(),
+            last_len: 0,
             done: false,
             phase: next_phase(),
         }
+    }
+
+    /// The batch gathered so far; the next starts with as much room.
+    fn take(&mut self) -> Vec<S::Item> {
+        self.last_len = self.batch.len();
+        let room = self.last_len.min(self.max);
+        std::mem::replace(&mut self.batch, Vec::with_capacity(room))
     }
 
     /// Moves ready items into the batch (and notes the end of the stream).
@@ -115,15 +129,17 @@ impl<S: Stream + Unpin> Stream for Coalesce<S> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(sleep) = this.sleep.as_mut() {
+        if this.sleeping {
             // Waiting for the tick: the event stream is not polled, so its
             // events do not wake this task.
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
+            if let Some(sleep) = this.sleep.as_mut() {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
             }
-            this.sleep = None;
+            this.sleeping = false;
             this.drain(cx);
-            return Poll::Ready(Some(std::mem::take(&mut this.batch)));
+            return Poll::Ready(Some(this.take()));
         }
         this.drain(cx);
         if this.batch.is_empty() {
@@ -135,18 +151,21 @@ impl<S: Stream + Unpin> Stream for Coalesce<S> {
         }
         let window = (this.window)();
         if this.done || this.batch.len() >= this.max || window.is_zero() {
-            return Poll::Ready(Some(std::mem::take(&mut this.batch)));
+            return Poll::Ready(Some(this.take()));
         }
-        let mut sleep = Box::pin(tokio::time::sleep_until(next_tick(
-            Instant::now(),
-            window,
-            this.phase,
-        )));
+        let tick = next_tick(Instant::now(), window, this.phase);
+        let sleep = match this.sleep.as_mut() {
+            Some(sleep) => {
+                sleep.as_mut().reset(tick);
+                sleep
+            }
+            None => this.sleep.insert(Box::pin(tokio::time::sleep_until(tick))),
+        };
         if sleep.as_mut().poll(cx).is_ready() {
             this.drain(cx);
-            return Poll::Ready(Some(std::mem::take(&mut this.batch)));
+            return Poll::Ready(Some(this.take()));
         }
-        this.sleep = Some(sleep);
+        this.sleeping = true;
         Poll::Pending
     }
 }

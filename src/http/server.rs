@@ -233,12 +233,49 @@ struct EncodedEvents {
 
 #[derive(Default)]
 struct EncodedInner {
-    by_object: std::collections::HashMap<EventKey, (ObjectRef, Bytes)>,
+    by_object: std::collections::HashMap<EventKey, (ObjectRef, Bytes), BuildKeyHasher>,
     order: std::collections::VecDeque<EventKey>,
 }
 
-/// An event's object (its address), type and encoding.
-type EventKey = (usize, &'static str, Encoding);
+/// An event's object (its address), and its type and encoding in one byte.
+type EventKey = (usize, u8);
+
+/// Hashes an [`EventKey`] with a multiply and a rotate: every watcher looks
+/// up every event, and the key is an address, which needs no SipHash.
+#[derive(Clone, Copy, Default)]
+struct BuildKeyHasher;
+
+impl std::hash::BuildHasher for BuildKeyHasher {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn mix(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(26) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.mix(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 const ENCODED_EVENTS: usize = 1024;
 
@@ -253,17 +290,17 @@ impl EncodedEvents {
             Encoding::Protobuf { .. } => event_frame(e),
         };
         let (kind, o) = match e {
-            WatchEvent::Added(o) => ("ADDED", o),
-            WatchEvent::Modified(o) => ("MODIFIED", o),
-            WatchEvent::Deleted(o) => ("DELETED", o),
+            WatchEvent::Added(o) => (0, o),
+            WatchEvent::Modified(o) => (1, o),
+            WatchEvent::Deleted(o) => (2, o),
             // Bookmarks and errors are made per watcher: nothing to share.
             WatchEvent::Bookmark(_) | WatchEvent::Error(_) => return Bytes::from(encode(e)),
         };
-        let encoding = match encoding {
-            Encoding::Json => Encoding::Json,
-            Encoding::Protobuf { .. } => Encoding::Protobuf { or_json: false },
+        let format = match encoding {
+            Encoding::Json => 0,
+            Encoding::Protobuf { .. } => 4,
         };
-        let key = (Arc::as_ptr(o) as *const () as usize, kind, encoding);
+        let key = (Arc::as_ptr(o) as *const () as usize, kind | format);
         if let Ok(inner) = self.inner.lock() {
             if let Some((held, line)) = inner.by_object.get(&key) {
                 if Arc::ptr_eq(held, o) {
@@ -366,7 +403,7 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 /// protobuf messages (custom resources) are answered in JSON when the
 /// header accepts it too, and refused with 406 when it does not, before
 /// anything is done.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Encoding {
     Json,
     /// `or_json`: the header accepts JSON as well.
@@ -981,11 +1018,15 @@ async fn object(
                     let chunk = match events.as_slice() {
                         [one] => line(one),
                         many => {
-                            let lines: Vec<Bytes> = many.iter().map(line).collect();
-                            let mut buf =
-                                BytesMut::with_capacity(lines.iter().map(Bytes::len).sum());
-                            for l in &lines {
-                                buf.extend_from_slice(l);
+                            // Room for as many lines as long as the first
+                            // (events of one watch are alike): one
+                            // allocation, rarely grown.
+                            let mut lines = many.iter().map(line);
+                            let first = lines.next().unwrap_or_default();
+                            let mut buf = BytesMut::with_capacity(first.len() * many.len() + 256);
+                            buf.extend_from_slice(&first);
+                            for l in lines {
+                                buf.extend_from_slice(&l);
                             }
                             buf.freeze()
                         }
