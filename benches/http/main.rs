@@ -49,6 +49,9 @@
 //!   connection. The figures are the CPU cores the kernel and tokio alone
 //!   use for that, and the p99 from a chunk's tick to its read: the floor
 //!   under `http_watch_fanout_1000_*` on this machine.
+//! - `floor-protobuf`: the same with chunks sized for protobuf frames
+//!   (`http_watch_fanout_floor_{2,5,8}ms_protobuf_*`), the floor under
+//!   `http_watch_fanout_1000_protobuf_*`.
 //!
 //! `KEELSON_BENCH_WATCH_WINDOW_US` overrides the server's watch coalescing
 //! window (microseconds; `0` turns it off) for experiments.
@@ -135,7 +138,15 @@ fn main() {
     }
     if wanted("floor") {
         for window_ms in [2, 5, 8] {
-            rt.block_on(fanout_floor(Duration::from_millis(window_ms)));
+            rt.block_on(fanout_floor(Duration::from_millis(window_ms), Wire::Json));
+        }
+    }
+    if wanted("floor-protobuf") {
+        for window_ms in [2, 5, 8] {
+            rt.block_on(fanout_floor(
+                Duration::from_millis(window_ms),
+                Wire::Protobuf,
+            ));
         }
     }
     if wanted("ready") {
@@ -534,14 +545,21 @@ fn cpu_times() -> (Duration, Duration) {
     (tv(u.ru_utime), tv(u.ru_stime))
 }
 
-/// Bytes of one pod event line as the fan-out's watchers receive it.
+/// Bytes of one pod event as the fan-out's watchers receive it: a JSON
+/// line, and a protobuf frame (as `fanout` reports them, rounded up).
 const EVENT_LINE_BYTES: usize = 1_200;
+const EVENT_FRAME_BYTES: usize = 500;
 
 /// `http_watch_fanout_floor_*`: the fan-out's traffic with nothing but
 /// loopback TCP and tokio (see the module docs).
-async fn fanout_floor(window: Duration) {
+async fn fanout_floor(window: Duration, wire: Wire) {
     let ms = window.as_millis();
-    if !descriptors_for(WATCHERS, &format!("http_watch_fanout_floor_{ms}ms")) {
+    let event_bytes = match wire {
+        Wire::Json => EVENT_LINE_BYTES,
+        Wire::Protobuf => EVENT_FRAME_BYTES,
+    };
+    let figure = format!("http_watch_fanout_floor_{ms}ms{}", wire.suffix());
+    if !descriptors_for(WATCHERS, &figure) {
         return;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -550,7 +568,7 @@ async fn fanout_floor(window: Duration) {
     let addr = listener.local_addr().expect("addr");
     let base = Instant::now();
     let events_per_tick = (FANOUT_RATE * window.as_secs_f64()).max(1.0) as usize;
-    let chunk = events_per_tick * EVENT_LINE_BYTES;
+    let chunk = events_per_tick * event_bytes;
     let ticks = (FANOUT_FOR.as_secs_f64() / window.as_secs_f64()) as usize;
     let mut readers = Vec::with_capacity(WATCHERS);
     let mut writers = Vec::with_capacity(WATCHERS);
@@ -585,15 +603,11 @@ async fn fanout_floor(window: Duration) {
     let used = user + system;
     sort(&mut all);
     report(
-        &format!("http_watch_fanout_floor_{ms}ms_cores"),
+        &format!("{figure}_cores"),
         used.as_secs_f64() / wall.as_secs_f64(),
         "cores",
     );
-    report(
-        &format!("http_watch_fanout_floor_{ms}ms_p99"),
-        quantile(&all, 0.99),
-        "ms",
-    );
+    report(&format!("{figure}_p99"), quantile(&all, 0.99), "ms");
     let writes = (WATCHERS * ticks) as f64;
     eprintln!(
         "  ({WATCHERS} connections, a {chunk}-byte chunk each every {ms} ms: {:.0} writes/s; \

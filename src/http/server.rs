@@ -1191,3 +1191,57 @@ async fn pod_log(api: &ApiServer, target: &Target, query: &Query) -> Result<Resp
         .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Encoding;
+
+    #[test]
+    fn accept_headers_choose_the_encoding() {
+        let pb = |or_json| Encoding::Protobuf { or_json };
+        for (accept, want) in [
+            ("", Encoding::Json),
+            ("application/json", Encoding::Json),
+            ("*/*", Encoding::Json),
+            // client-go's typed clients.
+            (
+                "application/vnd.kubernetes.protobuf,application/json",
+                pb(true),
+            ),
+            ("application/vnd.kubernetes.protobuf, */*", pb(true)),
+            ("application/vnd.kubernetes.protobuf", pb(false)),
+            (
+                "application/vnd.kubernetes.protobuf;stream=watch",
+                pb(false),
+            ),
+            // JSON first, or protobuf refused.
+            (
+                "application/json, application/vnd.kubernetes.protobuf",
+                Encoding::Json,
+            ),
+            (
+                "application/vnd.kubernetes.protobuf;q=0, application/json",
+                Encoding::Json,
+            ),
+            // kubectl get's tables are not protobuf.
+            (
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+                Encoding::Json,
+            ),
+            (";;,,q=,application/", Encoding::Json),
+        ] {
+            assert_eq!(Encoding::from_accept(accept), want, "{accept:?}");
+        }
+        assert_eq!(pb(true).settle("v1", "Pod").ok(), Some(pb(true)));
+        assert_eq!(
+            pb(true).settle("example.com/v1", "Widget").ok(),
+            Some(Encoding::Json)
+        );
+        let err = pb(false).settle("example.com/v1", "Widget").unwrap_err();
+        assert_eq!(err.code(), 406);
+        assert_eq!(
+            Encoding::Json.settle("example.com/v1", "Widget").ok(),
+            Some(Encoding::Json)
+        );
+    }
+}
