@@ -496,9 +496,12 @@ struct Watcher {
 /// than the event); only an empty channel sets up the wait.
 enum WatcherStream {
     Ready(Box<Watcher>),
-    Waiting(Pin<Box<dyn Future<Output = (Option<WatchEvent<ObjectRef>>, Box<Watcher>)> + Send>>),
+    Waiting(Pin<Box<dyn Future<Output = Waited> + Send>>),
     Done,
 }
+
+/// What a wait gives back: the event (none: the watch ended) and the watcher.
+type Waited = (Option<WatchEvent<ObjectRef>>, Box<Watcher>);
 
 impl Stream for WatcherStream {
     type Item = WatchEvent<ObjectRef>;
