@@ -174,17 +174,14 @@ async fn httpd_pod_serves_a_mounted_directory_on_its_ip() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let netns_count = || {
-        std::fs::read_dir("/run/netns")
-            .map(|d| d.count())
-            .unwrap_or(0)
-    };
-    let before = netns_count();
+    // The pod's own namespace (named after its sandbox id), not a count:
+    // other tests make and delete theirs meanwhile.
+    let netns = format!("/run/netns/keelson-{}", &sandbox[..12]);
+    assert!(std::path::Path::new(&netns).exists(), "{netns}");
     runtime.remove_pod_sandbox(&sandbox).await.unwrap();
-    assert_eq!(
-        netns_count(),
-        before - 1,
-        "the pod's network namespace is deleted"
+    assert!(
+        !std::path::Path::new(&netns).exists(),
+        "the pod's network namespace {netns} is deleted"
     );
     assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory{memory}")).exists());
     runtime.shutdown().await;
