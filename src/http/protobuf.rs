@@ -37,6 +37,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Number, Value};
 
+use crate::api::core::base64;
 use crate::api::{MicroTime, Time};
 
 pub(crate) mod encode;
@@ -506,7 +507,7 @@ fn decode_value(
     };
     Ok(match ty {
         Type::String => Value::String(utf8(b, field)?),
-        Type::Bytes => Value::String(base64(b)),
+        Type::Bytes => Value::String(base64::encode(b)),
         Type::Time | Type::MicroTime => {
             let (mut seconds, mut nanos) = (0i64, 0i64);
             for f in Fields::new(b) {
@@ -580,46 +581,13 @@ fn decode_value(
     })
 }
 
-/// Standard base64 with padding, as Go's JSON encodes `[]byte`.
-fn base64(b: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &c)| n | (u32::from(c) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A tiny encoder for the tests.
-    fn key(num: u32, wire: u8, out: &mut Vec<u8>) {
-        varint(u64::from(num) << 3 | u64::from(wire), out);
-    }
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    fn bytes(num: u32, b: &[u8], out: &mut Vec<u8>) {
-        key(num, 2, out);
-        varint(b.len() as u64, out);
-        out.extend_from_slice(b);
-    }
+    // The encoder's wire writers build the test bodies by hand.
+    use super::encode::{key, len_field as bytes, varint};
+
     fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
         let mut tm = Vec::new();
         bytes(1, api_version.as_bytes(), &mut tm);
@@ -771,11 +739,11 @@ mod tests {
 
     #[test]
     fn base64_matches_go() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64::encode(b""), "");
+        assert_eq!(base64::encode(b"f"), "Zg==");
+        assert_eq!(base64::encode(b"fo"), "Zm8=");
+        assert_eq!(base64::encode(b"foo"), "Zm9v");
+        assert_eq!(base64::encode(b"foobar"), "Zm9vYmFy");
     }
 
     #[test]

@@ -584,17 +584,6 @@ fn list_response(encoding: Encoding, list: &ListResponse) -> Result<Response<Bod
 }
 
 fn list_protobuf(list: &ListResponse) -> std::result::Result<Vec<u8>, ProtobufError> {
-    let mut meta = serde_json::Map::new();
-    meta.insert(
-        "resourceVersion".into(),
-        list.resource_version.clone().into(),
-    );
-    if let Some(c) = &list.continue_token {
-        meta.insert("continue".into(), c.clone().into());
-    }
-    if let Some(n) = list.remaining {
-        meta.insert("remainingItemCount".into(), n.into());
-    }
     let items = list
         .items
         .iter()
@@ -604,13 +593,13 @@ fn list_protobuf(list: &ListResponse) -> std::result::Result<Vec<u8>, ProtobufEr
     protobuf::encode::list(
         list.kind.resource.api_version.as_str(),
         list.kind.list_kind.as_str(),
-        &serde_json::Value::Object(meta),
+        &serde_json::Value::Object(list_meta(list)),
         &items,
     )
 }
 
-fn list_json(list: &ListResponse) -> Result<Vec<u8>> {
-    let r = &list.kind.resource;
+/// A list's `metadata` (`ListMeta`) as JSON.
+fn list_meta(list: &ListResponse) -> serde_json::Map<String, serde_json::Value> {
     let mut meta = serde_json::Map::new();
     meta.insert(
         "resourceVersion".into(),
@@ -622,6 +611,12 @@ fn list_json(list: &ListResponse) -> Result<Vec<u8>> {
     if let Some(n) = list.remaining {
         meta.insert("remainingItemCount".into(), n.into());
     }
+    meta
+}
+
+fn list_json(list: &ListResponse) -> Result<Vec<u8>> {
+    let r = &list.kind.resource;
+    let meta = list_meta(list);
     let head = serde_json::json!({
         "kind": list.kind.list_kind.as_str(),
         "apiVersion": r.api_version.as_str(),

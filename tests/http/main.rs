@@ -22,6 +22,19 @@ struct Cluster {
     dir: tempfile::TempDir,
 }
 
+/// A running controller manager ([`Cluster::controllers`]).
+struct Controllers {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Controllers {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
 impl Cluster {
     async fn start() -> Cluster {
         let api = ApiServer::in_memory().await.expect("api server");
@@ -37,6 +50,18 @@ impl Cluster {
             serving,
             dir,
         }
+    }
+
+    /// keelson's controller manager on this cluster's API, until stopped.
+    fn controllers(&self) -> Controllers {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let client = keelson::client::LocalClient::new(&self._api);
+        let task = tokio::spawn(
+            keelson::controllers::ControllerManager::new(&client).run(async {
+                let _ = stopped.await;
+            }),
+        );
+        Controllers { stop, task }
     }
 
     fn file(&self, name: &str, text: &str) -> PathBuf {
@@ -323,13 +348,7 @@ async fn kubectl_apply_edit_and_workload_commands() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_drives_the_controllers() {
     let c = Cluster::start().await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let client = keelson::client::LocalClient::new(&c._api);
-    let manager = tokio::spawn(
-        keelson::controllers::ControllerManager::new(&client).run(async {
-            let _ = stopped.await;
-        }),
-    );
+    let controllers = c.controllers();
     let seed26 = seed_str("26-deployment-kubia.yaml");
     c.ok(&["apply", "-f", &seed26]).await;
     let pods_of = || async {
@@ -392,8 +411,7 @@ async fn kubectl_drives_the_controllers() {
         c.ok(&["delete", rs]).await;
     }
     until_ok("no kubia pods", pods_of, |n| *n == 0).await;
-    let _ = stop.send(());
-    let _ = manager.await;
+    controllers.stop().await;
     c.serving.shutdown().await;
 }
 
@@ -955,13 +973,7 @@ async fn kubectl_reads_protobuf_responses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_stored_object_has_a_protobuf_form() {
     let c = Cluster::start().await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let client = keelson::client::LocalClient::new(&c._api);
-    let manager = tokio::spawn(
-        keelson::controllers::ControllerManager::new(&client).run(async {
-            let _ = stopped.await;
-        }),
-    );
+    let controllers = c.controllers();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/manifests/seeds");
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .expect("the seed manifests")
@@ -1020,8 +1032,7 @@ async fn every_stored_object_has_a_protobuf_form() {
         }
     }
     assert!(checked >= 25, "only {checked} resources");
-    let _ = stop.send(());
-    let _ = manager.await;
+    controllers.stop().await;
     c.serving.shutdown().await;
 }
 
